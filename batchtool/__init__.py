@@ -1,0 +1,1 @@
+"""batchtool: apply a spreadsheet of customer changes through the customer REST API."""

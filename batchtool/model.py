@@ -1,0 +1,57 @@
+"""Values that flow between the modules: a planned request, an attempt's answer, a row's outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# Row statuses as they appear in the results file.
+OK: Final = "ok"
+FAILED: Final = "failed"
+INVALID: Final = "invalid"
+SKIPPED: Final = "skipped"
+VALID: Final = "valid"  # dry run only
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One valid input row, ready to send.
+
+    ``form`` is the whole form body in order: the single lookup parameter first, then the
+    row's non-empty parameters, values exactly as planned (text).
+    ``lookup`` is ``(key, value)`` of the lookup parameter: rows sharing it run in file order.
+    """
+
+    row: int
+    operation: str
+    lookup: tuple[str, str]
+    form: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The answer to one HTTP request, classified. Never an exception.
+
+    ``retryable``: worth sending again (connection error, timeout, 408/429/5xx listed in DESIGN §4).
+    ``auth_refused``: 401/403, the credentials are wrong for every row: stop the run.
+    ``retry_after``: seconds the server asked us to wait, if it said so.
+    """
+
+    ok: bool
+    http_status: int | None
+    error: str | None
+    retryable: bool = False
+    auth_refused: bool = False
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What finally happened to one row: one line of the results file (without input columns)."""
+
+    row: int
+    status: str
+    http_status: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    elapsed_ms: int | None = None
