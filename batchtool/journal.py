@@ -1,0 +1,405 @@
+"""The journal: a durable, append-only record of finished rows, so an interrupted run can resume.
+
+One run at a time per results path (an flock'ed ``<results>.lock``); the journal itself is
+``<results>.journal``, JSON Lines: a header naming the input's fingerprint and the options
+that shape the plan, then one line per finished row. A journal of another input or other
+reading options is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import polars as pl
+
+from batchtool import errors, model
+from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
+
+JOURNAL_VERSION: Final = 1
+_HEADER_KEY: Final = "batchtool_journal"
+_HEADER_PREFIX: Final = b'{"' + _HEADER_KEY.encode() + b'"'
+
+#: fsync at least this often while records arrive: a power cut loses at most this much (a
+#: crashed or killed process loses nothing, as every record is already in the OS's hands).
+FSYNC_INTERVAL_S: Final = 0.5
+FSYNC_EVERY_RECORDS: Final = 1000
+
+_CHUNK: Final = 1 << 20
+
+#: Option names that must never reach the journal (compared without case, ``_``, ``-``, spaces).
+_SECRET_OPTION_WORDS: Final = ("password", "apikey")
+
+
+def fingerprint(path: Path) -> str:
+    """``blake2b:<hex digest>:<size>`` of the file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.blake2b(digest_size=20)
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return f"blake2b:{digest.hexdigest()}:{size}"
+
+
+def journal_path(results_path: Path) -> Path:
+    """The journal beside the results file: ``<results path>.journal``."""
+    return results_path.with_name(results_path.name + ".journal")
+
+
+def lock_path(results_path: Path) -> Path:
+    """The lock file that makes one run at a time per results path: ``<results path>.lock``."""
+    return results_path.with_name(results_path.name + ".lock")
+
+
+def _empty_outcomes() -> pl.DataFrame:
+    return pl.DataFrame(schema=OUTCOME_SCHEMA)
+
+
+def _encode_str(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+def _encode_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _encode(outcome: model.Outcome) -> bytes:
+    """One compact, ASCII-only JSON line; built by hand because json.dumps costs ~3x as much."""
+    return (
+        f'{{"row":{int(outcome.row)},"status":{_encode_str(outcome.status)},'
+        f'"http_status":{_encode_int(outcome.http_status)},"attempts":{int(outcome.attempts)},'
+        f'"error":{_encode_str(outcome.error)},"elapsed_ms":{_encode_int(outcome.elapsed_ms)}}}\n'
+    ).encode("ascii")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # A regular file takes all of it at once except on a full disk; never leave half a line.
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _check_no_secrets(options: Mapping[str, object]) -> None:
+    for name in options:
+        key = "".join(ch for ch in name.casefold() if ch not in " _-")
+        if any(word in key for word in _SECRET_OPTION_WORDS):
+            raise ValueError(f"option {name!r} looks like a secret and must not be journalled")
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return "unknown"
+    return text if text.isdigit() else "unknown"
+
+
+def _acquire_lock(path: Path, results_path: Path) -> int:
+    """Take the run lock or raise JournalError; a lock file left by a dead run is simply taken."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise errors.JournalError(
+                f"cannot create the lock file {path}: {exc.strerror} — "
+                "choose another --results path"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            pid = _read_pid(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise errors.JournalError(
+                    f"cannot lock {path}: {exc.strerror} — choose another --results path"
+                ) from exc
+            raise errors.JournalError(
+                f"another batchtool run (pid {pid}) is writing {results_path} — "
+                "wait for it to finish or choose another --results path"
+            ) from None
+        # The previous holder unlinks the file on release; if that happened between our open
+        # and our flock, we hold a lock on a file nobody else will ever open: try again.
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        mine = os.fstat(fd)
+        if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def _release_lock(fd: int, path: Path) -> None:
+    # Unlink while still holding the flock, so no one can lock the doomed inode meanwhile.
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    os.close(fd)
+
+
+def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """Headers and outcomes (last record per row wins, sorted by row) of a journal file.
+
+    ``repair`` cuts a torn last line (a crash mid-write) off the file itself, so appending
+    after it starts on a fresh line.
+    """
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        if repair:
+            os.truncate(path, end)
+        data = data[:end]
+    headers: list[dict[str, Any]] = []
+    records: list[bytes] = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip(b" \t\r\x00"):
+            continue  # blank, or zeros a power cut left in place of data
+        if line.startswith(_HEADER_PREFIX):
+            try:
+                header = json.loads(line)
+            except ValueError:
+                raise _damaged(path, number) from None
+            headers.append(header)
+        else:
+            records.append(line)
+    if records and not headers:
+        raise errors.JournalError(
+            f"{path} is not a batchtool journal — move it away or use --restart to start over"
+        )
+    if not records:
+        return headers, _empty_outcomes()
+    try:
+        frame = pl.read_ndjson(b"\n".join(records), schema=OUTCOME_SCHEMA)
+    except Exception as exc:  # polars raises several error types for malformed JSON
+        raise errors.JournalError(
+            f"{path} is damaged ({exc}) — use --restart to start over"
+        ) from exc
+    return headers, last_outcome_per_row(frame.filter(pl.col("row").is_not_null()))
+
+
+def _damaged(path: Path, number: int) -> errors.JournalError:
+    return errors.JournalError(f"{path} is damaged at line {number} — use --restart to start over")
+
+
+def _option_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_header(
+    header: dict[str, Any],
+    *,
+    path: Path,
+    results_path: Path,
+    input_fingerprint: str,
+    options: dict[str, Any],
+) -> None:
+    if header.get(_HEADER_KEY) != JOURNAL_VERSION:
+        raise errors.JournalError(
+            f"{path} was written by another version of batchtool "
+            f"(journal format {header.get(_HEADER_KEY)!r}) — use --restart to start over"
+        )
+    if header.get("fingerprint") != input_fingerprint:
+        raise errors.JournalError(
+            f"{results_path}: the input file changed since the run being resumed "
+            f"(journal {path}) — resuming would mix two files; use --restart to start over"
+        )
+    stored = header.get("options") or {}
+    changed = [
+        f"{_option_flag(name)} was {json.dumps(stored.get(name))}, "
+        f"now {json.dumps(options.get(name))}"
+        for name in sorted(set(stored) | set(options))
+        if stored.get(name) != options.get(name)
+    ]
+    if changed:
+        raise errors.JournalError(
+            f"{results_path}: the run being resumed read the input differently "
+            f"({'; '.join(changed)}) — resume with the same options or use --restart "
+            "to start over"
+        )
+
+
+class Journal:
+    """An open journal, holding the run lock until :meth:`close`."""
+
+    def __init__(
+        self,
+        results_path: Path,
+        *,
+        lock_fd: int,
+        fd: int,
+        previous: pl.DataFrame,
+    ) -> None:
+        self.results_path = results_path
+        self.path = journal_path(results_path)
+        self._lock_path = lock_path(results_path)
+        self._lock_fd: int | None = lock_fd
+        self._fd: int | None = fd
+        self._previous = previous
+        self.recorded = 0  # records written by this run
+        self._synced = 0
+        self._removed = False
+        self._stop = False
+        self._wake = threading.Event()
+        self._syncer = threading.Thread(
+            target=self._sync_loop, name="batchtool-journal-fsync", daemon=True
+        )
+        self._syncer.start()
+
+    @classmethod
+    def open(
+        cls,
+        results_path: Path,
+        *,
+        input_fingerprint: str,
+        options: Mapping[str, object],
+        resume: bool,
+        restart: bool,
+    ) -> Journal:
+        """Lock the results path and open its journal, fresh or resumed (see DESIGN §6).
+
+        Raises JournalError when another run holds the lock, when a journal exists and
+        neither ``resume`` nor ``restart`` says what to do with it, or when the journal
+        being resumed belongs to another input or other reading options.
+        """
+        if resume and restart:
+            raise errors.UsageError("--resume and --restart contradict each other — choose one")
+        _check_no_secrets(options)
+        # Stored and compared as JSON sees them: a tuple and a list of the same names are equal.
+        stored_options: dict[str, Any] = json.loads(json.dumps(dict(options), default=str))
+        path = journal_path(results_path)
+        lock_fd = _acquire_lock(lock_path(results_path), results_path)
+        try:
+            previous = _empty_outcomes()
+            resuming = False
+            if path.exists():
+                headers, found = _read_journal(path, repair=True)
+                if restart or found.is_empty():
+                    # Nothing recorded means nothing to resume and nothing to lose.
+                    path.unlink()
+                elif not resume:
+                    raise errors.JournalError(
+                        f"{results_path}: a journal from an earlier run exists "
+                        f"({found.height} rows recorded) — add --resume to continue it "
+                        "or --restart to start over"
+                    )
+                else:
+                    for header in headers:
+                        _check_header(
+                            header,
+                            path=path,
+                            results_path=results_path,
+                            input_fingerprint=input_fingerprint,
+                            options=stored_options,
+                        )
+                    previous = found
+                    resuming = True
+            header = {
+                _HEADER_KEY: JOURNAL_VERSION,
+                "fingerprint": input_fingerprint,
+                "options": stored_options,
+                "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                "resumed": resuming,
+            }
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                _write_all(fd, (json.dumps(header, separators=(",", ":")) + "\n").encode())
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not resuming:
+                _fsync_dir(path.parent)
+        except BaseException:
+            _release_lock(lock_fd, lock_path(results_path))
+            raise
+        return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous)
+
+    def previous(self) -> pl.DataFrame:
+        """Outcomes recorded by earlier runs of this journal (last per row), sorted by row."""
+        return self._previous
+
+    def record(self, outcome: model.Outcome) -> None:
+        """Append one outcome; it is in the OS's hands (safe from a crash) when this returns."""
+        if self._fd is None:
+            raise RuntimeError("journal is closed")
+        _write_all(self._fd, _encode(outcome))
+        self.recorded += 1
+        if self.recorded - self._synced >= FSYNC_EVERY_RECORDS:
+            self._wake.set()
+
+    def _sync_loop(self) -> None:
+        # fsync runs here, off the caller's thread, so record() never waits for the disk.
+        while not self._stop:
+            self._wake.wait(FSYNC_INTERVAL_S)
+            self._wake.clear()
+            fd = self._fd
+            written = self.recorded
+            if fd is not None and written != self._synced:
+                with contextlib.suppress(OSError):
+                    os.fdatasync(fd)
+                self._synced = written
+
+    def outcomes(self) -> pl.DataFrame:
+        """Every outcome recorded so far, earlier runs included (last per row), sorted by row."""
+        if self._removed:
+            raise RuntimeError("journal was removed; take outcomes() before close(remove=True)")
+        return _read_journal(self.path, repair=False)[1]
+
+    def close(self, *, remove: bool = False) -> None:
+        """Sync and close the journal, then release the lock; ``remove`` deletes the journal."""
+        if self._lock_fd is None:
+            return
+        try:
+            self._stop = True
+            self._wake.set()
+            self._syncer.join()
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            if remove:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                self._removed = True
+                _fsync_dir(self.path.parent)
+        finally:
+            lock_fd, self._lock_fd = self._lock_fd, None
+            _release_lock(lock_fd, self._lock_path)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

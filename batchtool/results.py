@@ -1,0 +1,311 @@
+"""The results file: what happened to each input row, masked, formula-guarded, written atomically.
+
+Builds the results as a lazy polars query over the planned frame (so a million-row dry run
+streams straight to disk), writes it in the format its extension names, and summarises it
+for the end-of-run report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from batchtool import api, errors, model
+
+RESULT_COLUMNS: Final[tuple[str, ...]] = (
+    "row",
+    "status",
+    "operation",
+    "http_status",
+    "attempts",
+    "error",
+    "elapsed_ms",
+)
+RESULT_FORMATS: Final[tuple[str, ...]] = ("csv", "parquet", "jsonl", "xlsx")
+
+_EXTENSIONS: Final[dict[str, str]] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".xlsx": "xlsx",
+}
+
+OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "row": pl.Int64(),
+    "status": pl.String(),
+    "http_status": pl.Int64(),
+    "attempts": pl.Int64(),
+    "error": pl.String(),
+    "elapsed_ms": pl.Int64(),
+}
+
+#: Prefix for an input header that would otherwise collide with a result column.
+INPUT_PREFIX: Final = "input "
+
+#: Characters that make a spreadsheet treat a cell as a formula (or that hide one).
+_FORMULA_START: Final = r"^[=+\-@\t\r]"
+
+#: One Excel sheet holds 1,048,576 rows, one of which is the header.
+_EXCEL_MAX_ROWS: Final = 1_048_575
+
+#: Status order in summaries: the outcomes a person looks for first.
+_STATUS_ORDER: Final[tuple[str, ...]] = (
+    model.OK,
+    model.VALID,
+    model.FAILED,
+    model.INVALID,
+    model.SKIPPED,
+)
+
+
+def results_format(path: Path) -> str:
+    """The results format ``path``'s extension names; anything else is a usage error."""
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise errors.UsageError(
+            f"results file '{path}': unknown extension — use .csv, .parquet, .jsonl or .xlsx"
+        )
+    return fmt
+
+
+def default_results_path(input_path: Path, cwd: Path | None = None) -> Path:
+    """``<input stem>.results.csv`` in the current directory (the input's may be read-only)."""
+    base = Path.cwd() if cwd is None else cwd
+    return base / f"{input_path.stem}.results.csv"
+
+
+def outcomes_frame(outcomes: Iterable[model.Outcome]) -> pl.DataFrame:
+    """Outcomes as a frame with the fixed schema the results join expects."""
+    rows: list[tuple[int, str, int | None, int, str | None, int | None]] = [
+        (o.row, o.status, o.http_status, o.attempts, o.error, o.elapsed_ms) for o in outcomes
+    ]
+    return pl.DataFrame(rows, schema=OUTCOME_SCHEMA, orient="row")
+
+
+def last_outcome_per_row(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """The last outcome of each row (a later record supersedes an earlier one), sorted by row."""
+    # A stable sort keeps each row's records in arrival order, so the last of a run wins.
+    ordered = outcomes.sort("row", maintain_order=True)
+    return ordered.filter(pl.col("row") != pl.col("row").shift(-1).fill_null(-1))
+
+
+def _output_names(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(frame column, results header) for every input column shown after the result columns.
+
+    The file's operation column is left out because ``operation`` already shows it normalised.
+    Collisions are compared case-insensitively: ``Status`` beside ``status`` would be read as
+    the same column by a person and by many spreadsheet tools.
+    """
+    used = {name.casefold() for name in RESULT_COLUMNS}
+    names: list[tuple[str, str]] = []
+    for column, header in headers.items():
+        if column in (api.OPERATION_COLUMN, "row"):
+            continue
+        name = header
+        while name.casefold() in used:
+            name = INPUT_PREFIX + name
+        used.add(name.casefold())
+        names.append((column, name))
+    return names
+
+
+def _is_secret(column: str, header: str) -> bool:
+    # An ignored column called "Password" is as secret as the real one.
+    return column in api.SECRET_COLUMNS or api.normalise_column_name(header) in api.SECRET_COLUMNS
+
+
+def _input_expr(column: str, header: str, name: str) -> pl.Expr:
+    value = pl.col(column)
+    if _is_secret(column, header):
+        value = pl.when(value.is_not_null()).then(pl.lit(api.MASK))
+    return value.alias(name)
+
+
+def build_results(
+    planned: pl.LazyFrame,
+    headers: Mapping[str, str],
+    *,
+    outcomes: pl.DataFrame | None,
+    unsent_reason: str = "not sent",
+) -> pl.LazyFrame:
+    """The results as a lazy query: result columns, then the input columns as the user wrote them.
+
+    ``outcomes=None`` is a dry run (``valid``/``invalid``); otherwise each valid row takes its
+    outcome, and a valid row without one is ``skipped`` with ``unsent_reason``.
+    """
+    valid = pl.col("_valid").fill_null(False)
+    if outcomes is None:
+        frame = planned
+        status = pl.when(valid).then(pl.lit(model.VALID)).otherwise(pl.lit(model.INVALID))
+        error = pl.col("_error")
+        http_status = pl.lit(None, dtype=pl.Int64)
+        attempts = pl.lit(0, dtype=pl.Int64)
+        elapsed_ms = pl.lit(None, dtype=pl.Int64)
+    else:
+        # One outcome per row whatever the caller passed: a duplicate would duplicate the row.
+        right = (
+            outcomes.select(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items())
+            .pipe(last_outcome_per_row)
+            .rename({name: f"_o_{name}" for name in OUTCOME_SCHEMA if name != "row"})
+            .with_columns(_o_hit=pl.lit(True))
+        )
+        frame = planned.join(right.lazy(), on="row", how="left", maintain_order="left")
+        sent = valid & pl.col("_o_hit").fill_null(False)
+        status = (
+            pl.when(~valid)
+            .then(pl.lit(model.INVALID))
+            .when(sent)
+            .then(pl.col("_o_status"))
+            .otherwise(pl.lit(model.SKIPPED))
+        )
+        error = (
+            pl.when(~valid)
+            .then(pl.col("_error"))
+            .when(sent)
+            .then(pl.col("_o_error"))
+            .otherwise(pl.lit(unsent_reason))
+        )
+        http_status = pl.when(sent).then(pl.col("_o_http_status"))
+        attempts = pl.when(sent).then(pl.col("_o_attempts")).otherwise(pl.lit(0, dtype=pl.Int64))
+        elapsed_ms = pl.when(sent).then(pl.col("_o_elapsed_ms"))
+
+    return frame.select(
+        pl.col("row").cast(pl.Int64),
+        status.cast(pl.String).alias("status"),
+        pl.col(api.OPERATION_COLUMN).cast(pl.String).alias("operation"),
+        http_status.cast(pl.Int64).alias("http_status"),
+        attempts.cast(pl.Int64).alias("attempts"),
+        error.cast(pl.String).alias("error"),
+        elapsed_ms.cast(pl.Int64).alias("elapsed_ms"),
+        *(_input_expr(column, headers[column], name) for column, name in _output_names(headers)),
+    )
+
+
+def _guard_text(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
+    """Prefix ``'`` to every text cell (and header) a spreadsheet would run as a formula."""
+    schema = results.collect_schema()
+    guarded = [
+        (
+            pl.when(pl.col(name).str.contains(_FORMULA_START))
+            .then(pl.lit("'") + pl.col(name))
+            .otherwise(pl.col(name))
+            if dtype == pl.String
+            else pl.col(name)
+        ).alias(_guard_text(name))
+        for name, dtype in schema.items()
+    ]
+    return results.select(guarded)
+
+
+def _temp_path(path: Path) -> Path:
+    """A fresh hidden file beside ``path``: os.replace is atomic only within one filesystem.
+
+    Created here with O_EXCL (so it is ours) and mode 0o666, so the umask decides the final
+    permissions exactly as for any other file the user creates.
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_excel(results: pl.LazyFrame, path: Path) -> None:
+    import xlsxwriter
+
+    frame = results.collect(engine="streaming")
+    if frame.height > _EXCEL_MAX_ROWS:
+        raise errors.UsageError(
+            f"results file '{path}': {frame.height} rows do not fit in one Excel sheet "
+            f"(at most {_EXCEL_MAX_ROWS}) — use .csv or .parquet"
+        )
+    # Every cell is written as the text it is: no formulas, numbers or links made from strings.
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+    )
+    try:
+        frame.write_excel(workbook, worksheet="results", autofit=frame.height <= 10_000)
+    finally:
+        workbook.close()
+
+
+def write_results(results: pl.LazyFrame, path: Path) -> None:
+    """Write ``results`` to ``path`` in the format of its extension, atomically.
+
+    The data goes to a temporary file beside ``path``, is synced, then renamed over it, so a
+    crash leaves either the old file or the complete new one, never half of one.
+    """
+    fmt = results_format(path)
+    tmp = _temp_path(path)
+    try:
+        if fmt == "csv":
+            _formula_guarded(results).sink_csv(tmp, check_extension=False, sync_on_close="data")
+        elif fmt == "parquet":
+            results.sink_parquet(tmp, sync_on_close="data")
+        elif fmt == "jsonl":
+            results.sink_ndjson(tmp, check_extension=False, sync_on_close="data")
+        else:
+            _write_excel(_formula_guarded(results), tmp)
+            _fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    # The rename itself is durable only once the directory entry is synced.
+    with contextlib.suppress(OSError):
+        _fsync_path(path.parent, directory=True)
+
+
+@dataclass(frozen=True)
+class ResultSummary:
+    """Counts by status (fixed order), the most common errors with counts, the row total."""
+
+    counts: dict[str, int]
+    top_errors: list[tuple[str, int]]
+    total: int
+
+
+def summarise_results(results: pl.LazyFrame, top: int = 5) -> ResultSummary:
+    """Counts by status and the ``top`` most common errors of rows that are not ok."""
+    slim = results.select("status", "error")
+    counts_query = slim.group_by("status").agg(pl.len().alias("n"))
+    errors_query = (
+        slim.filter(
+            pl.col("error").is_not_null() & ~pl.col("status").is_in([model.OK, model.VALID])
+        )
+        .group_by("error")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "error"], descending=[True, False])
+        .head(top)
+    )
+    counts_df, errors_df = pl.collect_all([counts_query, errors_query])
+    found = {str(status): int(n) for status, n in counts_df.iter_rows() if status is not None}
+    order = {status: i for i, status in enumerate(_STATUS_ORDER)}
+    counts = dict(sorted(found.items(), key=lambda item: (order.get(item[0], 99), item[0])))
+    top_errors = [(str(error), int(n)) for error, n in errors_df.iter_rows()]
+    return ResultSummary(counts=counts, top_errors=top_errors, total=int(counts_df["n"].sum()))
