@@ -1,0 +1,422 @@
+"""The engine: sends a stream of requests (bounded concurrency and memory, per-customer order,
+rate limit, retries, stop conditions) and reports one outcome per finished row.
+
+How it is built (DESIGN §4):
+
+- One feeder pulls rows from the (lazy, possibly huge) iterator only while fewer than
+  ``buffer_rows`` rows are in the engine (pulled but not final), so memory is bounded
+  whatever the file size.
+- Rows sharing a lookup (key and value) form a chain: only its head is handed to the workers;
+  the worker that finishes a row (after all its retries) continues with the next row of the
+  same chain. So a customer's rows run one at a time in input order and different customers
+  run in parallel. A hot customer with 10,000 rows keeps one worker busy; once its queued rows
+  fill the buffer, the feeder waits for room, so memory stays bounded at the price of less
+  look-ahead. ``customer_id=191`` and ``subscription_id=S9`` may be the same customer, but
+  nothing here can know that: they are ordered independently.
+- ``concurrency`` workers, each running one row at a time; retries are tenacity's, with
+  waits that end early when the run stops.
+- Stopping (401/403, the ``stop`` event) starts nothing more; requests in flight may finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+
+from batchtool import errors, model
+
+#: Rows in the engine when DispatchConfig.buffer_rows is not given: per worker, plenty of
+#: look-ahead past a customer's queued rows, and still only a few MB of Requests.
+BUFFER_ROWS_PER_WORKER = 64
+MIN_BUFFER_ROWS = 1024
+
+_Lookup = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """How to send: concurrency, pacing, retries and the stop grace period."""
+
+    concurrency: int = 16
+    rate_limit: float | None = None  # requests started per second, retries included
+    max_attempts: int = 5  # requests per row, the first included
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 300.0
+    grace_s: float = 10.0  # after stop: how long in-flight requests may take to finish
+    #: Rows pulled from the input but not final yet, at most; None: a default from concurrency.
+    buffer_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        _whole(self.concurrency, "--concurrency", minimum=1)
+        _whole(self.max_attempts, "--max-attempts", minimum=1)
+        if self.rate_limit is not None:
+            _number(self.rate_limit, "--rate-limit", "requests per second", positive=True)
+        _number(self.backoff_base_s, "backoff_base_s", "seconds")
+        _number(self.backoff_max_s, "backoff_max_s", "seconds")
+        _number(self.retry_after_max_s, "retry_after_max_s", "seconds")
+        _number(self.grace_s, "grace_s", "seconds")
+        if self.buffer_rows is not None:
+            _whole(self.buffer_rows, "buffer_rows", minimum=1)
+
+    @property
+    def effective_buffer_rows(self) -> int:
+        if self.buffer_rows is not None:
+            return self.buffer_rows
+        return max(MIN_BUFFER_ROWS, BUFFER_ROWS_PER_WORKER * self.concurrency)
+
+
+def _whole(value: object, name: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise errors.UsageError(
+            f"{name} must be a whole number of at least {minimum}, not {value!r}"
+        )
+
+
+def _number(value: object, name: str, unit: str, *, positive: bool = False) -> None:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
+    if not ok:
+        need = "more than 0" if positive else "0 or more"
+        raise errors.UsageError(f"{name} must be a number of {unit}, {need}, not {value!r}")
+
+
+class Sender(Protocol):
+    """Anything that sends one request and classifies the answer (``client.Client``, a fake)."""
+
+    async def send(self, request: model.Request) -> model.Attempt: ...
+
+
+@dataclass
+class DispatchReport:
+    """How the run ended. Rows without an outcome were never started (or were cut off)."""
+
+    aborted: str | None  # why sending stopped (authentication refused), else None
+    interrupted: bool  # the stop event ended the run early
+    requests_sent: int  # HTTP requests started, retries included
+
+
+class _Halted(Exception):
+    """The run is stopping: the row at hand gets no outcome and is not started again."""
+
+
+async def dispatch(
+    requests: Iterable[model.Request],
+    sender: Sender,
+    config: DispatchConfig,
+    *,
+    on_outcome: Callable[[model.Outcome], None],
+    stop: asyncio.Event | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> DispatchReport:
+    """Send every request; call ``on_outcome`` once per row as soon as its outcome is final.
+
+    Rows never started get no outcome (the caller reports them skipped). An exception from
+    ``on_outcome`` cancels everything in flight and is raised from here; so is one from the
+    ``requests`` iterator, after the rows already pulled have finished.
+    """
+    engine = _Engine(
+        sender,
+        config,
+        on_outcome=on_outcome,
+        stop=stop,
+        sleep=sleep,
+        clock=clock,
+        rng=rng or random.Random(),
+    )
+    return await engine.run(iter(requests))
+
+
+class _Engine:
+    def __init__(
+        self,
+        sender: Sender,
+        config: DispatchConfig,
+        *,
+        on_outcome: Callable[[model.Outcome], None],
+        stop: asyncio.Event | None,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
+        self._sender = sender
+        self._config = config
+        self._on_outcome = on_outcome
+        self._stop = stop
+        self._sleep_fn = sleep
+        self._clock = clock
+        self._rng = rng
+        self._interval = 1.0 / config.rate_limit if config.rate_limit else 0.0
+        self._next_start = -math.inf
+
+        # Rows pulled but not final; the feeder waits for room.
+        self._room = asyncio.Semaphore(config.effective_buffer_rows)
+        # Heads of chains, ready for any worker; None tells a worker to finish.
+        self._ready: asyncio.Queue[model.Request | None] = asyncio.Queue()
+        # Active lookups -> their rows waiting behind the one being sent (None: nothing waits,
+        # the common case, so no deque is built for a customer with a single row).
+        self._chains: dict[_Lookup, deque[model.Request] | None] = {}
+
+        self._halted = False
+        self._halt_event = asyncio.Event()
+        self._aborted: str | None = None
+        self._interrupted = False
+        self._feed_error: BaseException | None = None
+        self._requests_sent = 0
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def run(self, rows: Iterator[model.Request]) -> DispatchReport:
+        if self._stop is not None and self._stop.is_set():
+            return DispatchReport(aborted=None, interrupted=True, requests_sent=0)
+        workers = {asyncio.create_task(self._work()) for _ in range(self._config.concurrency)}
+        feeder = asyncio.create_task(self._feed(rows))
+        stop_wait = asyncio.create_task(self._stop.wait()) if self._stop is not None else None
+        grace: asyncio.Task[None] | None = None
+        try:
+            while workers:
+                waiting: set[asyncio.Future[Any]] = set(workers)
+                if stop_wait is not None:
+                    waiting.add(stop_wait)
+                if grace is not None:
+                    waiting.add(grace)
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if stop_wait in done:
+                    stop_wait = None
+                    self._interrupted = True
+                    self._halt()
+                    grace = asyncio.create_task(self._wait_grace())
+                elif grace is not None and grace in done:
+                    # Grace is over: what is still in flight is cut off, without an outcome.
+                    break
+                for worker in done & workers:
+                    workers.discard(worker)
+                    worker.result()  # a worker fails only when on_outcome raised: stop now
+        finally:
+            leftover = [t for t in (feeder, stop_wait, grace, *workers) if t is not None]
+            for task in leftover:
+                task.cancel()
+            await asyncio.gather(*leftover, return_exceptions=True)
+        if self._feed_error is not None:
+            raise self._feed_error
+        return DispatchReport(
+            aborted=self._aborted,
+            interrupted=self._interrupted,
+            requests_sent=self._requests_sent,
+        )
+
+    async def _wait_grace(self) -> None:
+        await self._sleep_fn(self._config.grace_s)
+
+    def _halt(self) -> None:
+        """Start nothing more; idle workers finish, busy ones finish their current request."""
+        if self._halted:
+            return
+        self._halted = True
+        self._halt_event.set()
+        for _ in range(self._config.concurrency):
+            self._ready.put_nowait(None)
+
+    def _halting(self) -> bool:
+        # The stop event is checked directly too: between its being set and the run loop
+        # noticing, no new request may start.
+        if not self._halted and self._stop is not None and self._stop.is_set():
+            self._interrupted = True
+            self._halt()
+        return self._halted
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    async def _feed(self, rows: Iterator[model.Request]) -> None:
+        chains = self._chains
+        room = self._room
+        ready = self._ready
+        try:
+            while True:
+                await room.acquire()
+                if self._halted:
+                    return
+                try:
+                    request = next(rows)
+                except StopIteration:
+                    break
+                lookup = request.lookup
+                if lookup in chains:
+                    waiting = chains[lookup]
+                    if waiting is None:
+                        waiting = chains[lookup] = deque()
+                    waiting.append(request)
+                else:
+                    chains[lookup] = None
+                    ready.put_nowait(request)
+        except Exception as exc:
+            # The rows already pulled still finish; the error is raised when they have.
+            self._feed_error = exc
+        if not self._halted:
+            for _ in range(self._config.concurrency):
+                ready.put_nowait(None)
+
+    # -- working ---------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        chains = self._chains
+        ready = self._ready
+        while True:
+            request = await ready.get()
+            if request is None:  # no more rows, or the run is stopping
+                return
+            while request is not None:
+                if self._halting():
+                    return
+                try:
+                    await self._run_row(request)
+                except _Halted:
+                    return
+                self._room.release()
+                # Continue this customer's chain here: its next row may start only now.
+                lookup = request.lookup
+                waiting = chains[lookup]
+                if waiting:
+                    request = waiting.popleft()
+                else:
+                    del chains[lookup]
+                    request = None
+
+    async def _run_row(self, request: model.Request) -> None:
+        row = _Row(request)
+        final = await self._send(row)
+        if final.retryable and self._config.max_attempts > 1:
+            # Tenacity only for rows that need a retry: most rows succeed the first time, and
+            # building a retry loop for each would cost more CPU than the request itself.
+            # Its first call hands back the answer already in hand, so its attempt numbers
+            # are the row's.
+            replay = [final]
+
+            async def attempt() -> model.Attempt:
+                return replay.pop() if replay else await self._send(row)
+
+            retrying = AsyncRetrying(
+                sleep=self._sleep_or_halt,
+                stop=stop_after_attempt(self._config.max_attempts),
+                wait=self._wait,
+                retry=retry_if_result(_is_retryable),
+                retry_error_callback=_last_result,
+            )
+            final = await retrying(attempt)
+        self._report(row, final)
+
+    def _report(self, row: _Row, final: model.Attempt) -> None:
+        error = final.error
+        if final.retryable:  # still worth retrying, so it ran out of attempts
+            error = (
+                f"gave up after {row.attempts} attempt{'s' if row.attempts > 1 else ''}: {error}"
+            )
+        self._on_outcome(
+            model.Outcome(
+                row=row.request.row,
+                status=model.OK if final.ok else model.FAILED,
+                http_status=final.http_status,
+                attempts=row.attempts,
+                error=error,
+                elapsed_ms=round((self._clock() - row.started) * 1000),
+            )
+        )
+
+    async def _send(self, row: _Row) -> model.Attempt:
+        """One request within the rate limit; never raises but ``_Halted`` (nothing sent then)."""
+        if self._interval:
+            now = self._clock()
+            start = max(now, self._next_start)
+            self._next_start = start + self._interval  # reserved before waiting: no two share it
+            if start > now:
+                await self._sleep_or_halt(start - now)
+        if self._halting():
+            raise _Halted
+        if not row.attempts:
+            row.started = self._clock()  # after any rate-limit wait: the row's own time
+        row.attempts += 1
+        self._requests_sent += 1
+        try:
+            attempt = await self._sender.send(row.request)
+        except Exception as exc:  # a bug in a sender must cost one row, not the run
+            attempt = model.Attempt(
+                ok=False, http_status=None, error=f"internal error: {type(exc).__name__}: {exc}"
+            )
+        if attempt.auth_refused and self._aborted is None:
+            self._aborted = _abort_reason(attempt)
+            self._halt()
+        return attempt
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the server's Retry-After, else full-jitter backoff."""
+        assert state.outcome is not None
+        last: model.Attempt = state.outcome.result()
+        config = self._config
+        if last.retry_after is not None:
+            return min(max(last.retry_after, 0.0), config.retry_after_max_s)
+        exponent = min(state.attempt_number - 1, 64)  # 2**64 is beyond any sane cap already
+        ceiling = min(config.backoff_max_s, config.backoff_base_s * 2**exponent)
+        return self._rng.uniform(0.0, ceiling)
+
+    async def _sleep_or_halt(self, seconds: float) -> None:
+        """Sleep, but give up at once (``_Halted``) when the run stops meanwhile."""
+        if self._halting():
+            raise _Halted
+        if seconds > 0:
+            nap = asyncio.ensure_future(self._sleep_fn(seconds))
+            halt = asyncio.create_task(self._halt_event.wait())
+            try:
+                await asyncio.wait((nap, halt), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                nap.cancel()
+                halt.cancel()
+        if self._halting():
+            raise _Halted
+
+
+class _Row:
+    """One row on its way: how many requests it took, and when the first one started."""
+
+    __slots__ = ("attempts", "request", "started")
+
+    def __init__(self, request: model.Request) -> None:
+        self.request = request
+        self.attempts = 0
+        self.started = 0.0
+
+
+def _is_retryable(attempt: model.Attempt) -> bool:
+    return attempt.retryable
+
+
+def _last_result(state: RetryCallState) -> model.Attempt:
+    # Out of attempts: the last answer is the row's answer (the caller says "gave up").
+    assert state.outcome is not None
+    result: model.Attempt = state.outcome.result()
+    return result
+
+
+def _abort_reason(attempt: model.Attempt) -> str:
+    status = attempt.http_status
+    message = attempt.error or "no message"
+    prefix = f"HTTP {status}: "
+    if message.startswith(prefix):
+        message = message[len(prefix) :]
+    return f"authentication refused (HTTP {status}): {message} — check the api key and api username"
+
+
+__all__ = ["DispatchConfig", "DispatchReport", "Sender", "dispatch"]
