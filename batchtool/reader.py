@@ -25,7 +25,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 from xml.etree import ElementTree
@@ -108,6 +108,9 @@ class _Source:
 # read_input returned; polars_errors(path) looks the file up here to say where the problem is.
 _SOURCES: dict[str, _Source] = {}
 
+#: Rows read to decide cheaply that a file has data (see _has_data_rows).
+_HAS_DATA_PROBE_ROWS: Final = 1000
+
 
 @dataclass(frozen=True)
 class _Raw:
@@ -159,7 +162,7 @@ def read_input(
         if chosen == "xlsx" and raw.sheet is not None:
             _check_xlsx_cells(name, path, raw, names)
         frame = _finish(raw, names)
-        if frame.head(1).collect().height == 0:
+        if not _has_data_rows(raw, names, frame):
             where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
             raise InputError(
                 f"{name}: {where} has a header but no data rows — add rows under the header"
@@ -681,6 +684,21 @@ def _finish(raw: _Raw, names: list[str | None]) -> pl.LazyFrame:
     )
     frame = trimmed.select(pl.col(ROW), *(_null_if_blank(col) for _, col in kept))
     return frame.filter(pl.any_horizontal(pl.col(col).is_not_null() for _, col in kept))
+
+
+def _has_data_rows(raw: _Raw, names: list[str | None], frame: pl.LazyFrame) -> bool:
+    """Whether any row has a non-empty cell, settled from the first rows where possible.
+
+    Asking the filtered frame for one row makes polars parse far into a big file on every
+    thread (tens of MB for a million rows); the raw head is cheap because the row limit
+    reaches the scan. Only a file that opens with that many blank rows needs the full look.
+    """
+    head = raw.frame.head(_HAS_DATA_PROBE_ROWS).collect()
+    if _finish(replace(raw, frame=head.lazy()), names).head(1).collect().height:
+        return True
+    if head.height < _HAS_DATA_PROBE_ROWS:
+        return False
+    return frame.head(1).collect().height > 0
 
 
 def _null_if_blank(col: str) -> pl.Expr:
