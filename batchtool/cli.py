@@ -1,5 +1,386 @@
-"""Command line (placeholder until the runner lands)."""
+"""The ``batchtool`` command: parse options, call the library, print, map outcomes to exit codes.
+
+No logic lives here that the Python API (``batchtool.run_batch``) lacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from batchtool import api
+from batchtool.config import resolve_credentials
+from batchtool.dispatch import DispatchConfig
+from batchtool.errors import BatchtoolError, UsageError
+from batchtool.progress import render_summary
+from batchtool.reader import FORMATS
+from batchtool.runner import EXIT_ABORTED, EXIT_USAGE, ReadOptions, RunReport, run_batch
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"batchtool: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _parse_map(values: Sequence[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in values:
+        header, sep, target = item.rpartition("=")
+        if not sep or not header.strip() or not target.strip():
+            raise click.BadParameter(
+                f"'{item}' is not HEADER=FIELD, e.g. --map \"E-mail address=email\"",
+                param_hint="--map",
+            )
+        mapping[header.strip()] = target.strip()
+    return mapping
+
+
+def _print_plan(report: RunReport) -> None:
+    plan = report.plan
+    click.echo(f"{plan.total} row(s) read from {report.input_path}")
+    for op, count in sorted(plan.by_operation.items()):
+        click.echo(f"  {op:<22} {count} valid")
+    if plan.invalid:
+        click.echo(f"  {'invalid':<22} {plan.invalid}")
+        for row, reason in plan.invalid_examples:
+            click.echo(f"    row {row}: {reason}")
+        if plan.invalid > len(plan.invalid_examples):
+            click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
+    if report.sample_requests:
+        click.echo("first requests as they would be sent:")
+        for line in report.sample_requests:
+            click.echo(f"  {line}")
+
+
+def _read_options(f: F) -> F:
+    """Options that say how to read and plan the input, shared by every command that reads it."""
+    decorators = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            help="Input format; default: by extension.",
+        ),
+        click.option("--sheet", help="Excel sheet name (default: the first sheet)."),
+        click.option(
+            "--encoding", help="Text encoding of a CSV/TSV that is not UTF-8, e.g. latin-1."
+        ),
+        click.option(
+            "--map",
+            "maps",
+            multiple=True,
+            metavar="HEADER=FIELD",
+            help='Map a column to an API name, e.g. --map "E-mail address=email". Repeatable.',
+        ),
+        click.option(
+            "--ignore-column",
+            "ignore_columns",
+            multiple=True,
+            metavar="NAME",
+            help="A column to skip (still shown in the results). Repeatable.",
+        ),
+        click.option(
+            "--operation",
+            type=click.Choice(sorted(api.OPERATION_ALIASES), case_sensitive=False),
+            help="Operation for rows whose operation cell is empty, or files without that column.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="batchtool")
 def main() -> None:
-    raise SystemExit(0)
+    """Apply a spreadsheet of customer changes to an Offerit, Trackfinity or NATS For
+    Networks installation through its REST customer API — and account for every row."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
+@_read_options
+@click.option("--dry-run", is_flag=True, help="Validate and show the plan; send nothing.")
+@click.option("--strict", is_flag=True, help="If any row is invalid, send nothing.")
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    help="Results file (.csv, .parquet, .jsonl, .xlsx). Default: <input stem>.results.csv here.",
+)
+@click.option(
+    "--simulate", is_flag=True, help="Send to the built-in simulator (started in-process)."
+)
+@click.option(
+    "--base-url",
+    envvar="BATCHTOOL_BASE_URL",
+    show_envvar=True,
+    help="Installation root, e.g. https://affiliates.example.com.",
+)
+@click.option("--api-username", envvar="BATCHTOOL_API_USERNAME", show_envvar=True)
+@click.option(
+    "--api-key",
+    envvar="BATCHTOOL_API_KEY",
+    show_envvar=True,
+    help="Prefer the environment variable: options show up in process lists.",
+)
+@click.option("--profile", help="A [profiles.NAME] table of the config file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default $BATCHTOOL_CONFIG or ~/.config/batchtool/config.toml).",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow plain http:// to a host that is not this machine (sends the key in clear).",
+)
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="At most N requests started per second.",
+)
+@click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds per request.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an earlier run of this file: rows already ok are not sent.",
+)
+@click.option("--restart", is_flag=True, help="Discard an earlier run's journal and start over.")
+@click.option("--no-journal", is_flag=True, help="Keep no journal (faster, but nothing to resume).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress and no summary; the exit code tells."
+)
+def run(
+    file: Path,
+    fmt: str | None,
+    sheet: str | None,
+    encoding: str | None,
+    maps: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    operation: str | None,
+    dry_run: bool,
+    strict: bool,
+    results_path: Path | None,
+    simulate: bool,
+    base_url: str | None,
+    api_username: str | None,
+    api_key: str | None,
+    profile: str | None,
+    config_path: Path | None,
+    allow_insecure_http: bool,
+    concurrency: int,
+    rate_limit: float | None,
+    max_attempts: int,
+    timeout_s: float,
+    resume: bool,
+    restart: bool,
+    no_journal: bool,
+    quiet: bool,
+) -> None:
+    """Apply FILE (CSV, TSV, Parquet, Excel or JSON Lines), one request per row.
+
+    Exit codes: 0 every row ok (or valid, with --dry-run); 1 some rows not ok;
+    2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused); 130 interrupted.
+    """
+    try:
+        read = ReadOptions(
+            fmt=fmt,
+            sheet=sheet,
+            encoding=encoding,
+            column_map=_parse_map(maps),
+            ignore_columns=ignore_columns,
+            operation=operation,
+        )
+        credentials = None
+        if not dry_run and not simulate:
+            credentials = resolve_credentials(
+                base_url=base_url,
+                api_username=api_username,
+                api_key=api_key,
+                profile=profile,
+                config_path=config_path,
+                allow_insecure_http=allow_insecure_http,
+            )
+        report = run_batch(
+            file,
+            credentials=credentials,
+            dry_run=dry_run,
+            strict=strict,
+            results_path=results_path,
+            read=read,
+            dispatch_config=DispatchConfig(
+                concurrency=concurrency, rate_limit=rate_limit, max_attempts=max_attempts
+            ),
+            timeout_s=timeout_s,
+            resume=resume,
+            restart=restart,
+            journal=not no_journal,
+            quiet=quiet,
+            handle_signals=True,
+            simulate=simulate,
+        )
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # a traceback in front of a user is a bug: say so in one line
+        if os.environ.get("BATCHTOOL_DEBUG"):
+            traceback.print_exc()
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} — please report it "
+            "(set BATCHTOOL_DEBUG=1 for the details)",
+            EXIT_ABORTED,
+        )
+    if not quiet:
+        if report.dry_run:
+            _print_plan(report)
+        for note in report.notes:
+            click.echo(f"batchtool: {note}", err=True)
+        if report.aborted:
+            click.echo(f"batchtool: aborted: {report.aborted}", err=True)
+        if report.interrupted:
+            click.echo(
+                "batchtool: interrupted — run the same command with --resume to finish", err=True
+            )
+        click.echo(
+            render_summary(
+                report.summary,
+                elapsed_s=report.elapsed_s,
+                results_path=report.results_path,
+                dry_run=report.dry_run,
+            )
+        )
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; loopback unless you mean otherwise.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--customers",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Seed customers 1..N (subscription_id S<id>, orderid 100000+<id>).",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path),
+    help="JSON file to load the customers from and save them back to on exit.",
+)
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--jitter-ms", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--rate-429", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option(
+    "--retry-after", "retry_after_s", type=click.FloatRange(0), default=1.0, show_default=True
+)
+@click.option("--rate-500", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--rate-502", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--rate-503", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option(
+    "--drop-before",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Rate of connections dropped before the change is applied.",
+)
+@click.option(
+    "--drop-after",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Rate of connections dropped after the change is applied (answer lost).",
+)
+@click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--slow-s", type=click.FloatRange(0), default=60.0, show_default=True)
+@click.option("--seed", type=int, help="Makes the faults reproducible.")
+def simulate(
+    host: str,
+    port: int,
+    customers: int,
+    state_path: Path | None,
+    latency_ms: float,
+    jitter_ms: float,
+    rate_429: float,
+    retry_after_s: float,
+    rate_500: float,
+    rate_502: float,
+    rate_503: float,
+    drop_before: float,
+    drop_after: float,
+    slow_rate: float,
+    slow_s: float,
+    seed: int | None,
+) -> None:
+    """Serve the customer API on this machine, with a stateful store and optional faults."""
+    from batchtool.simulator import DEFAULT_API_KEY, DEFAULT_API_USERNAME, FaultConfig, serve
+
+    try:
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            rate_429=rate_429,
+            retry_after_s=retry_after_s,
+            rate_500=rate_500,
+            rate_502=rate_502,
+            rate_503=rate_503,
+            drop_before=drop_before,
+            drop_after=drop_after,
+            slow_rate=slow_rate,
+            slow_s=slow_s,
+            seed=seed,
+        )
+    except (ValueError, UsageError) as exc:
+        _fail(str(exc))
+
+    def ready(base_url: str) -> None:
+        click.echo(f"simulator listening on {base_url} (Ctrl-C to stop)")
+        click.echo(f"  export BATCHTOOL_BASE_URL={base_url}")
+        click.echo(f"  export BATCHTOOL_API_USERNAME={DEFAULT_API_USERNAME}")
+        click.echo(f"  export BATCHTOOL_API_KEY={DEFAULT_API_KEY}")
+
+    try:
+        serve(
+            host=host,
+            port=port,
+            customers=customers,
+            state_path=state_path,
+            faults=faults,
+            on_ready=ready,
+        )
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
