@@ -27,4 +27,4 @@ class UsageError(BatchtoolError):
 
 
 class JournalError(BatchtoolError):
-    """A journal or lock for this results path forbids the run (changed input, a run in progress)."""
+    """A journal or lock for this results path forbids the run (changed input, run in progress)."""
