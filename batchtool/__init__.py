@@ -11,12 +11,35 @@ From code (an Airflow or Dagster task)::
     )
     if report.exit_code != 0:
         raise RuntimeError(f"{report.summary.counts} — see {report.results_path}")
+
+The names below are imported on first use, so that the command line can tune polars
+(see ``batchtool._entry``) before polars is loaded.
 """
 
-from batchtool.config import Credentials, resolve_credentials
-from batchtool.dispatch import DispatchConfig
-from batchtool.errors import BatchtoolError, InputError, JournalError, UsageError
-from batchtool.runner import ReadOptions, RunReport, run_batch, run_batch_async
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchtool.config import Credentials, resolve_credentials
+    from batchtool.dispatch import DispatchConfig
+    from batchtool.errors import BatchtoolError, InputError, JournalError, UsageError
+    from batchtool.runner import ReadOptions, RunReport, run_batch, run_batch_async
+
+_EXPORTS = {
+    "BatchtoolError": "batchtool.errors",
+    "Credentials": "batchtool.config",
+    "DispatchConfig": "batchtool.dispatch",
+    "InputError": "batchtool.errors",
+    "JournalError": "batchtool.errors",
+    "ReadOptions": "batchtool.runner",
+    "RunReport": "batchtool.runner",
+    "UsageError": "batchtool.errors",
+    "resolve_credentials": "batchtool.config",
+    "run_batch": "batchtool.runner",
+    "run_batch_async": "batchtool.runner",
+}
 
 __all__ = [
     "BatchtoolError",
@@ -31,3 +54,10 @@ __all__ = [
     "run_batch",
     "run_batch_async",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'batchtool' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
