@@ -252,3 +252,35 @@ def test_torn_journal_line_is_tolerated(simulator_process: Any, tmp_path: Path) 
     )
     assert done.returncode == 0
     assert_complete(out)
+
+
+def test_second_interrupt_quits_at_once_and_resume_still_finishes(
+    simulator_process: Any, tmp_path: Path
+) -> None:
+    # Answers take a second: the first Ctrl-C would wait for the requests in flight.
+    base_url = simulator_process("--customers", "100", "--latency-ms", "1000", "--seed", "8")
+    src = write_input(tmp_path / "in.csv", rows=100)
+    out = tmp_path / "in.results.csv"
+    proc = subprocess.Popen(batchtool(src, out), env=env_for(base_url), stderr=subprocess.PIPE,
+                            text=True)
+    wait_for_log(base_url, 8)
+    time.sleep(1.2)  # let the first answers come back and be journaled
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 0.9, "the second interrupt must not wait for answers"
+    assert proc.returncode == 130
+    assert "quitting now" in stderr and "--resume" in stderr
+    journal = Path(f"{out}.journal")
+    recorded_ok = journal_ok_rows(journal)
+    assert recorded_ok, "answers that came back before the interrupts are journaled"
+    sent_before = len(sim_log(base_url))
+
+    done = subprocess.run(batchtool(src, out, "--quiet", "--resume", "--concurrency", "64"),
+                          env=env_for(base_url), timeout=120)
+    assert done.returncode == 0
+    assert_complete(out, rows=100)
+    resent = {int(e["form"]["customer_id"]) for e in sim_log(base_url)[sent_before:]}
+    assert not resent & recorded_ok
