@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/batchtool run sample_data/ops_changes.xlsx --simulate --results demo.results.csv
+	$(BIN)/batchtool run sample_data/ops_changes.xlsx --simulate --restart --results demo.results.csv
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -15,7 +15,8 @@ How it is built (DESIGN §4):
   nothing here can know that: they are ordered independently.
 - ``concurrency`` workers, each running one row at a time; retries are tenacity's, with
   waits that end early when the run stops.
-- Stopping (401/403, the ``stop`` event) starts nothing more; requests in flight may finish.
+- Stopping (401/403, the ``stop`` event, or the first UNREACHABLE_ROWS rows failing with no
+  HTTP answer while none ever came) starts nothing more; requests in flight may finish.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
@@ -103,7 +104,7 @@ class Sender(Protocol):
 class DispatchReport:
     """How the run ended. Rows without an outcome were never started (or were cut off)."""
 
-    aborted: str | None  # why sending stopped (authentication refused), else None
+    aborted: str | None  # why sending stopped (credentials refused, server unreachable)
     interrupted: bool  # the stop event ended the run early
     requests_sent: int  # HTTP requests started, retries included
 
@@ -141,6 +142,10 @@ async def dispatch(
     return await engine.run(iter(requests))
 
 
+#: Rows that must fail without any HTTP answer, before any request got one, to abort the run.
+UNREACHABLE_ROWS: Final = 3
+
+
 class _Engine:
     def __init__(
         self,
@@ -174,6 +179,10 @@ class _Engine:
         self._halted = False
         self._halt_event = asyncio.Event()
         self._aborted: str | None = None
+        # Until some request gets an HTTP answer, rows failing without one mean the server
+        # cannot be reached at all (wrong base URL, DNS, TLS, down): see _report.
+        self._answered = False
+        self._unanswered_rows = 0
         self._interrupted = False
         self._feed_error: BaseException | None = None
         self._requests_sent = 0
@@ -320,6 +329,15 @@ class _Engine:
         self._report(row, final)
 
     def _report(self, row: _Row, final: model.Attempt) -> None:
+        if final.http_status is None and not self._answered and not final.ok:
+            self._unanswered_rows += 1
+            if self._unanswered_rows >= UNREACHABLE_ROWS and self._aborted is None:
+                # Every later row would burn its retries the same way: stop, resumable.
+                self._aborted = (
+                    f"no answer from the server for the first {self._unanswered_rows} rows "
+                    f"({final.error}) — check the base URL and the network, then --resume"
+                )
+                self._halt()
         error = final.error
         if final.retryable:  # still worth retrying, so it ran out of attempts
             error = (
@@ -356,6 +374,8 @@ class _Engine:
             attempt = model.Attempt(
                 ok=False, http_status=None, error=f"internal error: {type(exc).__name__}: {exc}"
             )
+        if attempt.http_status is not None:
+            self._answered = True
         if attempt.auth_refused and self._aborted is None:
             self._aborted = _abort_reason(attempt)
             self._halt()

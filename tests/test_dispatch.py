@@ -395,6 +395,32 @@ async def test_auth_refused_stops_the_run() -> None:
     assert all(o.status == model.FAILED and o.error == REFUSED.error for o in outcomes)
 
 
+UNREACHABLE = model.Attempt(
+    ok=False, http_status=None, error="cannot connect: Connection refused", retryable=True
+)
+
+
+async def test_a_server_that_never_answers_aborts_after_a_few_rows() -> None:
+    sender = FakeSender(lambda req, n: UNREACHABLE)
+    report, outcomes = await run(rows(1000), sender, DispatchConfig(concurrency=2, max_attempts=3))
+    assert report.aborted is not None
+    assert report.aborted.startswith("no answer from the server for the first 3 rows")
+    assert "Connection refused" in report.aborted and "--resume" in report.aborted
+    assert len(outcomes) <= 4  # the third failure stops it; one more may have been in flight
+    assert all(o.status == model.FAILED and o.attempts == 3 for o in outcomes)
+
+
+async def test_unanswered_rows_after_the_server_answered_are_ordinary_failures() -> None:
+    # Once the server has answered, a flaky connection is the server's trouble, row by row.
+    sender = FakeSender(lambda req, n: OK if req.row == 1 else UNREACHABLE)
+    report, outcomes = await run(
+        rows(20), sender, DispatchConfig(concurrency=1, max_attempts=1)
+    )
+    assert report.aborted is None
+    assert len(outcomes) == 20
+    assert sum(o.status == model.FAILED for o in outcomes) == 19
+
+
 async def test_after_auth_refused_in_flight_rows_finish_and_nothing_is_retried() -> None:
     release = asyncio.Event()
 

@@ -222,3 +222,30 @@ async def test_invalid_rows_are_never_sent_and_strict_sends_nothing(
     )
     assert [r["status"] for r in read_results(out)] == ["ok", "invalid", "invalid"]
     assert [e.form for e in simulator.log] == [{"customer_id": "1"}]
+
+
+async def test_unreachable_server_aborts_instead_of_grinding_through_every_row(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    rows = [["unlock", str(i)] for i in range(1, 201)]
+    src = write_csv(tmp_path / "down.csv", ["operation", "customer_id"], rows)
+    out = tmp_path / "down.results.csv"
+    report = await run_batch_async(
+        src,
+        credentials=Credentials(f"http://127.0.0.1:{port}", "u", "k"),
+        results_path=out,
+        dispatch_config=DispatchConfig(concurrency=4, max_attempts=2, **FAST_RETRIES),
+    )
+    assert report.exit_code == 3
+    assert report.aborted and "no answer from the server" in report.aborted
+    results = read_results(out)
+    assert len(results) == 200
+    assert sum(r["status"] == "failed" for r in results) <= 4
+    assert all(
+        "no answer from the server" in r["error"] for r in results if r["status"] == "skipped"
+    )
