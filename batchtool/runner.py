@@ -241,25 +241,6 @@ async def run_batch_async(
     ``simulate=True`` starts the built-in simulator in this process and sends to it instead
     of ``credentials``: the way to try a file without an installation.
     """
-    if simulate and not dry_run:
-        async with _simulator() as sim_credentials:
-            return await run_batch_async(
-                input_path,
-                credentials=sim_credentials,
-                dry_run=dry_run,
-                strict=strict,
-                results_path=results_path,
-                read=read,
-                dispatch_config=dispatch_config,
-                timeout_s=timeout_s,
-                resume=resume,
-                restart=restart,
-                journal=journal,
-                quiet=quiet,
-                progress_stream=progress_stream,
-                handle_signals=handle_signals,
-                stop=stop,
-            )
     started = time.monotonic()
     read = read or ReadOptions()
     config = dispatch_config or DispatchConfig()
@@ -271,50 +252,142 @@ async def run_batch_async(
     out = Path(results_path) if results_path else default_results_path(path)
     results_format(out)  # an unusable results path fails now, before anything is read or sent
 
-    table: InputTable = read_input(
-        path,
-        fmt=read.fmt,
-        sheet=read.sheet,
-        encoding=read.encoding,
-        column_map=read.column_map,
-        ignore_columns=read.ignore_columns,
-    )
-    planned = plan_frame(table.frame, default_operation=read.operation)
-
-    if dry_run:
-        with polars_errors(path):
-            results = build_results(planned, table.headers, outcomes=None)
-            write_results(results, out)
-            plan = summarise(planned)
-            summary = summarise_results(results)
-        base = credentials.base_url if credentials else "{base}"
-        return RunReport(
-            input_path=path,
-            results_path=out,
-            dry_run=True,
-            plan=plan,
-            summary=summary,
-            elapsed_s=time.monotonic() - started,
-            exit_code=_exit_code(summary, dry_run=True, aborted=False, interrupted=False),
-            sample_requests=_sample_requests(planned, base),
+    async with contextlib.AsyncExitStack() as stack:
+        if simulate and not dry_run:
+            credentials = await stack.enter_async_context(_simulator())
+        table: InputTable = read_input(
+            path,
+            fmt=read.fmt,
+            sheet=read.sheet,
+            encoding=read.encoding,
+            column_map=read.column_map,
+            ignore_columns=read.ignore_columns,
         )
+        planned = plan_frame(table.frame, default_operation=read.operation)
 
-    # Read and validate the whole file before sending anything: a broken line 900,000
-    # must stop the run while nothing has been sent yet.
-    with polars_errors(path):
-        plan = summarise(planned)
-    if credentials is None:
-        raise UsageError("a live run needs credentials — pass them, or use --dry-run or --simulate")
-
-    notes: list[str] = []
-    if strict and plan.invalid:
-        reason = f"not sent: --strict and {plan.invalid} row(s) are invalid"
-        with polars_errors(path):
-            results = build_results(
-                planned, table.headers, outcomes=outcomes_frame(()), unsent_reason=reason
+        if dry_run:
+            with polars_errors(path):
+                results = build_results(planned, table.headers, outcomes=None)
+                write_results(results, out)
+                plan = summarise(planned)
+                summary = summarise_results(results)
+            base = credentials.base_url if credentials else "{base}"
+            return RunReport(
+                input_path=path,
+                results_path=out,
+                dry_run=True,
+                plan=plan,
+                summary=summary,
+                elapsed_s=time.monotonic() - started,
+                exit_code=_exit_code(summary, dry_run=True, aborted=False, interrupted=False),
+                sample_requests=_sample_requests(planned, base),
             )
-            write_results(results, out)
-            summary = summarise_results(results)
+
+        # Read and validate the whole file before sending anything: a broken line 900,000
+        # must stop the run while nothing has been sent yet.
+        with polars_errors(path):
+            plan = summarise(planned)
+        if credentials is None:
+            raise UsageError(
+                "a live run needs credentials — pass them, or use --dry-run or --simulate"
+            )
+
+        notes: list[str] = []
+        if strict and plan.invalid:
+            reason = f"not sent: --strict and {plan.invalid} row(s) are invalid"
+            with polars_errors(path):
+                results = build_results(
+                    planned, table.headers, outcomes=outcomes_frame(()), unsent_reason=reason
+                )
+                write_results(results, out)
+                summary = summarise_results(results)
+            return RunReport(
+                input_path=path,
+                results_path=out,
+                dry_run=False,
+                plan=plan,
+                summary=summary,
+                elapsed_s=time.monotonic() - started,
+                exit_code=EXIT_NOT_ALL_OK,
+                notes=(f"--strict: {plan.invalid} invalid row(s), nothing was sent",),
+            )
+
+        jr: Journal | None = None
+        recorded: list[model.Outcome] = []
+        if journal:
+            jr = Journal.open(
+                out,
+                input_fingerprint=fingerprint(path),
+                options=read.journal_options(),
+                resume=resume,
+                restart=restart,
+            )
+        try:
+            previous = jr.previous() if jr else outcomes_frame(())
+            done_ok = previous.filter(pl.col("status") == model.OK).select("row")
+            to_send = plan.valid - done_ok.height
+            if done_ok.height:
+                notes.append(f"resumed: {done_ok.height} row(s) already ok were not sent again")
+
+            progress = Progress(to_send, stream=progress_stream, quiet=quiet)
+
+            def on_outcome(outcome: model.Outcome) -> None:
+                if jr is not None:
+                    jr.record(outcome)
+                else:
+                    recorded.append(outcome)
+                progress.advance(outcome)
+
+            stop_event = stop or asyncio.Event()
+            signals = _Signals(stop_event, progress_stream)
+            loop = asyncio.get_running_loop()
+            if handle_signals:
+                signals.install(loop)
+            try:
+                async with make_session(config.concurrency, timeout_s) as session:
+                    client = Client(
+                        session, credentials.base_url, credentials.api_username, credentials.api_key
+                    )
+                    with polars_errors(path):
+                        report = await dispatch(
+                            _requests(planned, done_ok),
+                            client,
+                            config,
+                            on_outcome=on_outcome,
+                            stop=stop_event,
+                        )
+            finally:
+                signals.uninstall(loop)
+                progress.close()
+
+            if report.aborted:
+                unsent = f"not sent: run aborted — {report.aborted}"
+            elif report.interrupted:
+                unsent = "interrupted"
+            else:
+                unsent = "not sent"
+            outcomes = jr.outcomes() if jr else outcomes_frame(recorded)
+            with polars_errors(path):
+                results = build_results(
+                    planned, table.headers, outcomes=outcomes, unsent_reason=unsent
+                )
+                write_results(results, out)
+                summary = summarise_results(results)
+            code = _exit_code(
+                summary, dry_run=False, aborted=bool(report.aborted), interrupted=report.interrupted
+            )
+            if code != EXIT_OK and jr is not None:
+                notes.append(
+                    f"to send the rows that are not ok again: add --resume (journal {jr.path})"
+                )
+        except BaseException:
+            if jr is not None:
+                jr.close()
+            raise
+        if jr is not None:
+            # Nothing left to resume once every row is ok: drop the journal so the next run
+            # on this results path (tomorrow's cron job) starts clean.
+            jr.close(remove=code == EXIT_OK)
         return RunReport(
             input_path=path,
             results_path=out,
@@ -322,94 +395,9 @@ async def run_batch_async(
             plan=plan,
             summary=summary,
             elapsed_s=time.monotonic() - started,
-            exit_code=EXIT_NOT_ALL_OK,
-            notes=(f"--strict: {plan.invalid} invalid row(s), nothing was sent",),
+            exit_code=code,
+            aborted=report.aborted,
+            interrupted=report.interrupted,
+            resumed_ok=done_ok.height,
+            notes=tuple(notes),
         )
-
-    jr: Journal | None = None
-    recorded: list[model.Outcome] = []
-    if journal:
-        jr = Journal.open(
-            out,
-            input_fingerprint=fingerprint(path),
-            options=read.journal_options(),
-            resume=resume,
-            restart=restart,
-        )
-    try:
-        previous = jr.previous() if jr else outcomes_frame(())
-        done_ok = previous.filter(pl.col("status") == model.OK).select("row")
-        to_send = plan.valid - done_ok.height
-        if done_ok.height:
-            notes.append(f"resumed: {done_ok.height} row(s) already ok were not sent again")
-
-        progress = Progress(to_send, stream=progress_stream, quiet=quiet)
-
-        def on_outcome(outcome: model.Outcome) -> None:
-            if jr is not None:
-                jr.record(outcome)
-            else:
-                recorded.append(outcome)
-            progress.advance(outcome)
-
-        stop_event = stop or asyncio.Event()
-        signals = _Signals(stop_event, progress_stream)
-        loop = asyncio.get_running_loop()
-        if handle_signals:
-            signals.install(loop)
-        try:
-            async with make_session(config.concurrency, timeout_s) as session:
-                client = Client(
-                    session, credentials.base_url, credentials.api_username, credentials.api_key
-                )
-                with polars_errors(path):
-                    report = await dispatch(
-                        _requests(planned, done_ok),
-                        client,
-                        config,
-                        on_outcome=on_outcome,
-                        stop=stop_event,
-                    )
-        finally:
-            signals.uninstall(loop)
-            progress.close()
-
-        if report.aborted:
-            unsent = f"not sent: run aborted — {report.aborted}"
-        elif report.interrupted:
-            unsent = "interrupted"
-        else:
-            unsent = "not sent"
-        outcomes = jr.outcomes() if jr else outcomes_frame(recorded)
-        with polars_errors(path):
-            results = build_results(planned, table.headers, outcomes=outcomes, unsent_reason=unsent)
-            write_results(results, out)
-            summary = summarise_results(results)
-        code = _exit_code(
-            summary, dry_run=False, aborted=bool(report.aborted), interrupted=report.interrupted
-        )
-        if code != EXIT_OK and jr is not None:
-            notes.append(
-                f"to send the rows that are not ok again: add --resume (journal {jr.path})"
-            )
-    except BaseException:
-        if jr is not None:
-            jr.close()
-        raise
-    if jr is not None:
-        # Nothing left to resume once every row is ok: drop the journal so the next run
-        # on this results path (tomorrow's cron job) starts clean.
-        jr.close(remove=code == EXIT_OK)
-    return RunReport(
-        input_path=path,
-        results_path=out,
-        dry_run=False,
-        plan=plan,
-        summary=summary,
-        elapsed_s=time.monotonic() - started,
-        exit_code=code,
-        aborted=report.aborted,
-        interrupted=report.interrupted,
-        resumed_ok=done_ok.height,
-        notes=tuple(notes),
-    )
