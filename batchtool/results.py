@@ -75,6 +75,31 @@ def results_format(path: Path) -> str:
     return fmt
 
 
+def check_results_path(path: Path) -> str:
+    """Fail before anything is read or sent if the results cannot be written at ``path``.
+
+    Returns its format. Checked up front because a results file is written last: finding
+    out then would cost the whole run its record.
+    """
+    fmt = results_format(path)
+    folder = path.parent
+    if path.is_dir():
+        raise errors.UsageError(
+            f"results file '{path}' is a folder — give a file name, e.g. {path / 'results.csv'}"
+        )
+    if not folder.is_dir():
+        raise errors.UsageError(
+            f"results file '{path}': folder '{folder}' does not exist — create it or choose "
+            "another --results path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise errors.UsageError(
+            f"results file '{path}': cannot write in folder '{folder}' (permission denied) — "
+            "choose another --results path"
+        )
+    return fmt
+
+
 def default_results_path(input_path: Path, cwd: Path | None = None) -> Path:
     """``<input stem>.results.csv`` in the current directory (the input's may be read-only)."""
     base = Path.cwd() if cwd is None else cwd

@@ -33,9 +33,9 @@ from batchtool.reader import InputTable, polars_errors, read_input
 from batchtool.results import (
     ResultSummary,
     build_results,
+    check_results_path,
     default_results_path,
     outcomes_frame,
-    results_format,
     summarise_results,
     write_results,
 )
@@ -250,7 +250,7 @@ async def run_batch_async(
         raise UsageError("--resume and --restart contradict each other — choose one")
     path = Path(input_path)
     out = Path(results_path) if results_path else default_results_path(path)
-    results_format(out)  # an unusable results path fails now, before anything is read or sent
+    check_results_path(out)  # fails now, before anything is read or sent
 
     async with contextlib.AsyncExitStack() as stack:
         if simulate and not dry_run:

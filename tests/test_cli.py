@@ -224,3 +224,15 @@ def test_dry_run_results_in_each_format(runner: CliRunner, tmp_path: Path, ext: 
         "elapsed_ms",
     ]
     assert frame.height == 3
+
+
+def test_results_folder_that_does_not_exist_is_named_not_the_input(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    src = write(tmp_path, "c.csv", CSV)
+    result = runner.invoke(
+        main, ["run", str(src), "--dry-run", "--results", str(tmp_path / "nope" / "r.csv")]
+    )
+    assert result.exit_code == 2
+    assert f"folder '{tmp_path / 'nope'}' does not exist" in result.output
+    assert "c.csv" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -267,3 +268,20 @@ def test_summarise_results() -> None:
     assert results.summarise_results(
         results.build_results(planned(), HEADERS, outcomes=live_outcomes()), top=1
     ).top_errors == [("customer not found", 1)]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("missing/r.csv", "folder '{tmp}/missing' does not exist", id="no-folder"),
+        pytest.param("adir.csv", "is a folder", id="is-a-folder"),
+        pytest.param("r.txt", "unknown extension", id="bad-extension"),
+    ],
+)
+def test_unusable_results_path_is_refused_up_front(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    (tmp_path / "adir.csv").mkdir()
+    with pytest.raises(UsageError, match=re.escape(message.format(tmp=tmp_path))):
+        results.check_results_path(tmp_path / name)
+    assert results.check_results_path(tmp_path / "r.parquet") == "parquet"
