@@ -268,6 +268,7 @@ def run(
                 elapsed_s=report.elapsed_s,
                 results_path=report.results_path,
                 dry_run=report.dry_run,
+                resumed=report.resumed_ok,
             )
         )
     sys.exit(report.exit_code)

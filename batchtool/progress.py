@@ -181,14 +181,20 @@ def render_summary(
     elapsed_s: float,
     results_path: Path,
     dry_run: bool,
+    resumed: int = 0,
     extra: Sequence[str] = (),
 ) -> str:
-    """The end-of-run report as plain text (no colour or terminal codes), no final newline."""
-    rate = summary.total / elapsed_s if elapsed_s > 0 else 0.0
+    """The end-of-run report as plain text (no colour or terminal codes), no final newline.
+
+    ``resumed``: rows an earlier run had already finished; they are not in this run's rate.
+    """
+    done_now = summary.total - resumed
+    rate = done_now / elapsed_s if elapsed_s > 0 else 0.0
     what = "dry run: checked" if dry_run else "run finished:"
+    earlier = f", {resumed} already ok from the earlier run" if resumed else ""
     lines = [
-        f"batchtool {what} {summary.total} rows in {_duration(elapsed_s)} ({rate:,.0f} rows/s)"
-        + ("; nothing was sent" if dry_run else "")
+        f"batchtool {what} {summary.total} rows{earlier} in {_duration(elapsed_s)} "
+        f"({rate:,.0f} rows/s)" + ("; nothing was sent" if dry_run else "")
     ]
     if summary.counts:
         width = max(len(status) for status in summary.counts)

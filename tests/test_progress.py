@@ -105,6 +105,17 @@ def test_render_summary_live() -> None:
     assert text.isascii()
 
 
+def test_render_summary_rate_counts_only_this_runs_rows_on_resume() -> None:
+    summary = ResultSummary(counts={"ok": 1000}, top_errors=[], total=1000)
+    text = render_summary(
+        summary, elapsed_s=2.0, results_path=Path("r.csv"), dry_run=False, resumed=600
+    )
+    assert text.splitlines()[0] == (
+        "batchtool run finished: 1000 rows, 600 already ok from the earlier run in 2.0 s "
+        "(200 rows/s)"
+    )
+
+
 def test_render_summary_dry_run_and_long_errors() -> None:
     summary = ResultSummary(counts={"valid": 2, "invalid": 1}, top_errors=[("x" * 500, 1)], total=3)
     text = render_summary(summary, elapsed_s=90, results_path=Path("r.csv"), dry_run=True)
