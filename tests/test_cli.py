@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -236,3 +237,21 @@ def test_results_folder_that_does_not_exist_is_named_not_the_input(
     assert result.exit_code == 2
     assert f"folder '{tmp_path / 'nope'}' does not exist" in result.output
     assert "c.csv" not in result.output
+
+
+def test_refused_credentials_exit_3_and_the_key_is_not_shown(
+    runner: CliRunner, tmp_path: Path, simulator_process: Any
+) -> None:
+    base_url = simulator_process("--customers", "10")
+    src = write(tmp_path, "c.csv", "operation,customer_id\nunlock,1\nunlock,2\nunlock,3\n")
+    out = tmp_path / "c.results.csv"
+    result = runner.invoke(
+        main,
+        ["run", str(src), "--base-url", base_url, "--api-username", "sim_admin",
+         "--api-key", "wrong-key-123", "--results", str(out), "--concurrency", "1"],
+    )
+    assert result.exit_code == 3, result.output
+    assert "aborted: authentication refused (HTTP 401)" in result.output
+    assert "wrong-key-123" not in result.output
+    statuses = [r["status"] for r in read_results(out)]
+    assert statuses[0] == "failed" and set(statuses[1:]) == {"skipped"}
