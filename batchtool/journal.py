@@ -166,27 +166,31 @@ def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl
     """Headers and outcomes (last record per row wins, sorted by row) of a journal file.
 
     ``repair`` cuts a torn last line (a crash mid-write) off the file itself, so appending
-    after it starts on a fresh line.
+    after it starts on a fresh line. The file is streamed line by line and the records are
+    parsed by polars from the file: a million-row journal never sits in memory as Python
+    objects (that cost several hundred MB at the end of a big run).
     """
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        if repair:
-            os.truncate(path, end)
-        data = data[:end]
     headers: list[dict[str, Any]] = []
-    records: list[bytes] = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip(b" \t\r\x00"):
-            continue  # blank, or zeros a power cut left in place of data
-        if line.startswith(_HEADER_PREFIX):
-            try:
-                header = json.loads(line)
-            except ValueError:
-                raise _damaged(path, number) from None
-            headers.append(header)
-        else:
-            records.append(line)
+    records = 0
+    clean = True  # only records, headers and a newline at the end: polars can read it as is
+    end = 0
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.endswith(b"\n"):
+                break  # torn: left out, and cut off below when repairing
+            end += len(line)
+            if not line.strip(b" \t\r\n\x00"):
+                clean = False  # blank, or zeros a power cut left in place of data
+            elif line.startswith(_HEADER_PREFIX):
+                try:
+                    headers.append(json.loads(line))
+                except ValueError:
+                    raise _damaged(path, number) from None
+            else:
+                records += 1
+    torn = end < path.stat().st_size
+    if torn and repair:
+        os.truncate(path, end)
     if records and not headers:
         raise errors.JournalError(
             f"{path} is not a batchtool journal — move it away or use --restart to start over"
@@ -194,12 +198,26 @@ def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl
     if not records:
         return headers, _empty_outcomes()
     try:
-        frame = pl.read_ndjson(b"\n".join(records), schema=OUTCOME_SCHEMA)
+        if clean and not torn:
+            frame = pl.scan_ndjson(path, schema=OUTCOME_SCHEMA).collect()
+        else:
+            frame = pl.read_ndjson(_record_lines(path, end), schema=OUTCOME_SCHEMA)
     except Exception as exc:  # polars raises several error types for malformed JSON
         raise errors.JournalError(
-            f"{path} is damaged ({exc}) — use --restart to start over"
+            f"{path} is damaged ({_first_line(exc)}) — use --restart to start over"
         ) from exc
     return headers, last_outcome_per_row(frame.filter(pl.col("row").is_not_null()))
+
+
+def _record_lines(path: Path, end: int) -> bytes:
+    """The complete, non-blank lines before ``end``: the rare journal a crash left untidy."""
+    with path.open("rb") as fh:
+        data = fh.read(end)
+    return b"\n".join(line for line in data.splitlines() if line.strip(b" \t\r\x00"))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _damaged(path: Path, number: int) -> errors.JournalError:
