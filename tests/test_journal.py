@@ -189,6 +189,19 @@ def test_torn_last_line_tolerated(results_path: Path) -> None:
         json.loads(line)
 
 
+def test_zeroed_lines_from_a_power_cut_are_skipped(results_path: Path) -> None:
+    # After a power cut a file system may leave zeros where the last unsynced writes were.
+    with open_journal(results_path) as first:
+        first.record(ok(1))
+    path = journal.journal_path(results_path)
+    with path.open("ab") as handle:
+        handle.write(b"\x00" * 40 + b"\n\n")
+    with open_journal(results_path, resume=True) as second:
+        assert second.previous()["row"].to_list() == [1]
+        second.record(ok(2))
+        assert second.outcomes()["row"].to_list() == [1, 2]
+
+
 def test_damaged_middle_refused(results_path: Path) -> None:
     with open_journal(results_path) as first:
         first.record(ok(1))
