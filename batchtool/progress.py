@@ -188,7 +188,12 @@ def render_summary(
 
     ``resumed``: rows an earlier run had already finished; they are not in this run's rate.
     """
-    done_now = summary.total - resumed
+    # The rate is of rows this run finished: not rows never sent (invalid, skipped), nor an
+    # earlier run's.
+    if dry_run:
+        done_now = summary.total
+    else:
+        done_now = summary.counts.get(model.OK, 0) + summary.counts.get(model.FAILED, 0) - resumed
     rate = done_now / elapsed_s if elapsed_s > 0 else 0.0
     what = "dry run: checked" if dry_run else "run finished:"
     earlier = f", {resumed} already ok from the earlier run" if resumed else ""

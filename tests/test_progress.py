@@ -116,6 +116,12 @@ def test_render_summary_rate_counts_only_this_runs_rows_on_resume() -> None:
     )
 
 
+def test_render_summary_rate_leaves_out_rows_never_sent() -> None:
+    summary = ResultSummary(counts={"failed": 64, "skipped": 149936}, top_errors=[], total=150000)
+    text = render_summary(summary, elapsed_s=0.5, results_path=Path("r.csv"), dry_run=False)
+    assert "(128 rows/s)" in text.splitlines()[0]
+
+
 def test_render_summary_dry_run_and_long_errors() -> None:
     summary = ResultSummary(counts={"valid": 2, "invalid": 1}, top_errors=[("x" * 500, 1)], total=3)
     text = render_summary(summary, elapsed_s=90, results_path=Path("r.csv"), dry_run=True)
