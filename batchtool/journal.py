@@ -365,7 +365,15 @@ class Journal:
         """Append one outcome; it is in the OS's hands (safe from a crash) when this returns."""
         if self._fd is None:
             raise RuntimeError("journal is closed")
-        _write_all(self._fd, _encode(outcome))
+        try:
+            _write_all(self._fd, _encode(outcome))
+        except OSError as exc:
+            # Going on would send rows whose outcome nobody could record: stop here. What is
+            # already written stays valid (a half-written last line is cut off on resume).
+            raise errors.RunAborted(
+                f"cannot write the journal {self.path} ({exc.strerror or exc}) — the rows it "
+                "holds are safe: free space or fix the folder, then run again with --resume"
+            ) from exc
         self.recorded += 1
         if self.recorded - self._synced >= FSYNC_EVERY_RECORDS:
             self._wake.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from batchtool import journal, model
-from batchtool.errors import JournalError, UsageError
+from batchtool.errors import JournalError, RunAborted, UsageError
 from batchtool.journal import Journal
 
 OPTIONS = {"sheet": None, "map": ["E-mail address=email"], "operation": "lock"}
@@ -292,3 +293,17 @@ def test_record_is_cheap(results_path: Path) -> None:
         per_record = (time.perf_counter() - start) / len(outcomes)
         assert log.outcomes().height == 20_000
     assert per_record < 50e-6  # budget is ~5 µs; generous for slow CI machines
+
+
+def test_a_journal_that_cannot_be_written_stops_the_run(
+    results_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with open_journal(results_path) as jr:
+        jr.record(ok(1))
+        monkeypatch.setattr(journal, "_write_all", disk_full)
+        with pytest.raises(RunAborted, match=r"\(No space left on device\) .* --resume"):
+            jr.record(ok(2))
+    assert RunAborted.exit_code == 3

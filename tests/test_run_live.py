@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
@@ -249,3 +250,36 @@ async def test_unreachable_server_aborts_instead_of_grinding_through_every_row(
     assert all(
         "no answer from the server" in r["error"] for r in results if r["status"] == "skipped"
     )
+
+
+async def test_journal_write_failure_stops_sending_and_keeps_what_was_recorded(
+    simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchtool import journal
+    from batchtool.errors import RunAborted
+
+    real_write = journal._write_all
+    writes = {"n": 0}
+
+    def fill_up(fd: int, data: bytes) -> None:
+        writes["n"] += 1
+        if writes["n"] > 21:  # the header, then 20 rows
+            raise OSError(28, "No space left on device")
+        real_write(fd, data)
+
+    monkeypatch.setattr(journal, "_write_all", fill_up)
+    rows = [["unlock", str(i)] for i in range(1, 201)]
+    src = write_csv(tmp_path / "full.csv", ["operation", "customer_id"], rows)
+    out = tmp_path / "full.results.csv"
+    with pytest.raises(RunAborted, match="--resume"):
+        await run_batch_async(
+            src, credentials=creds(simulator), results_path=out,
+            dispatch_config=DispatchConfig(concurrency=4),
+        )
+    assert len(simulator.log) < 40, "sending stops at the first row that cannot be recorded"
+    monkeypatch.setattr(journal, "_write_all", real_write)
+    report = await run_batch_async(
+        src, credentials=creds(simulator), results_path=out, resume=True
+    )
+    assert report.exit_code == 0
+    assert report.resumed_ok == 20
