@@ -29,6 +29,8 @@ from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
 _HEADER_KEY: Final = "batchtool_journal"
+#: Marks the header-shaped last line of a journal whose run ended with every row ok.
+_COMPLETE_KEY: Final = "complete"
 _HEADER_PREFIX: Final = b'{"' + _HEADER_KEY.encode() + b'"'
 
 #: fsync at least this often while records arrive: a power cut loses at most this much (a
@@ -224,6 +226,11 @@ def _damaged(path: Path, number: int) -> errors.JournalError:
     return errors.JournalError(f"{path} is damaged at line {number} — use --restart to start over")
 
 
+def _same_run(header: dict[str, Any], input_fingerprint: str, options: dict[str, Any]) -> bool:
+    """Whether ``header`` is of a run of this input, read with these options."""
+    return header.get("fingerprint") == input_fingerprint and header.get("options") == options
+
+
 def _option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -271,8 +278,10 @@ class Journal:
         lock_fd: int,
         fd: int,
         previous: pl.DataFrame,
+        header: dict[str, Any],
     ) -> None:
         self.results_path = results_path
+        self._header = header
         self.path = journal_path(results_path)
         self._lock_path = lock_path(results_path)
         self._lock_fd: int | None = lock_fd
@@ -280,7 +289,6 @@ class Journal:
         self._previous = previous
         self.recorded = 0  # records written by this run
         self._synced = 0
-        self._removed = False
         self._stop = False
         self._wake = threading.Event()
         self._syncer = threading.Thread(
@@ -316,8 +324,15 @@ class Journal:
             resuming = False
             if path.exists():
                 headers, found = _read_journal(path, repair=True)
+                complete = bool(headers) and headers[-1].get(_COMPLETE_KEY) is True
                 if restart or found.is_empty():
                     # Nothing recorded means nothing to resume and nothing to lose.
+                    path.unlink()
+                elif complete and not (
+                    resume and _same_run(headers[-1], input_fingerprint, stored_options)
+                ):
+                    # A run that ended with every row ok has nothing left to resume and its
+                    # results file says it all: tomorrow's run on this path starts afresh.
                     path.unlink()
                 elif not resume:
                     raise errors.JournalError(
@@ -355,7 +370,7 @@ class Journal:
         except BaseException:
             _release_lock(lock_fd, lock_path(results_path))
             raise
-        return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous)
+        return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous, header=header)
 
     def previous(self) -> pl.DataFrame:
         """Outcomes recorded by earlier runs of this journal (last per row), sorted by row."""
@@ -392,12 +407,15 @@ class Journal:
 
     def outcomes(self) -> pl.DataFrame:
         """Every outcome recorded so far, earlier runs included (last per row), sorted by row."""
-        if self._removed:
-            raise RuntimeError("journal was removed; take outcomes() before close(remove=True)")
         return _read_journal(self.path, repair=False)[1]
 
-    def close(self, *, remove: bool = False) -> None:
-        """Sync and close the journal, then release the lock; ``remove`` deletes the journal."""
+    def close(self, *, complete: bool = False) -> None:
+        """Sync and close the journal, then release the lock.
+
+        ``complete``: every row of the input ended ok. The journal says so in a last line;
+        ``--resume`` on it then sends nothing, and any other run on this results path
+        replaces it instead of being refused.
+        """
         if self._lock_fd is None:
             return
         try:
@@ -407,14 +425,13 @@ class Journal:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 try:
+                    if complete:
+                        line = {**self._header, _COMPLETE_KEY: True}
+                        line["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+                        _write_all(fd, (json.dumps(line, separators=(",", ":")) + "\n").encode())
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-            if remove:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()
-                self._removed = True
-                _fsync_dir(self.path.parent)
         finally:
             lock_fd, self._lock_fd = self._lock_fd, None
             _release_lock(lock_fd, self._lock_path)

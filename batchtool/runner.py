@@ -385,9 +385,9 @@ async def run_batch_async(
                 jr.close()
             raise
         if jr is not None:
-            # Nothing left to resume once every row is ok: drop the journal so the next run
-            # on this results path (tomorrow's cron job) starts clean.
-            jr.close(remove=code == EXIT_OK)
+            # Every row ok: the journal is marked complete, so --resume sends nothing and the
+            # next plain run on this results path (tomorrow's cron job) is not refused.
+            jr.close(complete=code == EXIT_OK)
         return RunReport(
             input_path=path,
             results_path=out,

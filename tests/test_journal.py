@@ -93,10 +93,50 @@ def test_record_reopen_and_resume(results_path: Path) -> None:
     outcomes = second.outcomes()
     assert outcomes["status"].to_list() == ["ok"] * 4
     assert outcomes["row"].to_list() == [1, 2, 3, 4]
-    second.close(remove=True)
-    assert not journal.journal_path(results_path).exists()
+    second.close(complete=True)
     assert not journal.lock_path(results_path).exists()
-    assert list(results_path.parent.iterdir()) == []
+    assert [p.name for p in results_path.parent.iterdir()] == [
+        journal.journal_path(results_path).name
+    ]
+
+
+def complete_journal(results_path: Path, rows: int = 2) -> None:
+    with open_journal(results_path) as jr:
+        for row in range(1, rows + 1):
+            jr.record(ok(row))
+        jr.close(complete=True)
+
+
+def test_resuming_a_complete_run_has_nothing_left_to_send(results_path: Path) -> None:
+    complete_journal(results_path)
+    with open_journal(results_path, resume=True) as again:
+        assert again.previous()["status"].to_list() == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("fp", "resume"),
+    [
+        pytest.param("fp-1", False, id="same-input-plain-run"),
+        pytest.param("fp-2", False, id="new-input-plain-run"),
+        pytest.param("fp-2", True, id="new-input-with-resume"),
+    ],
+)
+def test_a_complete_journal_never_blocks_the_next_run(
+    results_path: Path, fp: str, resume: bool
+) -> None:
+    # Tomorrow's cron job on the same results path, with or without --resume in its command.
+    complete_journal(results_path)
+    with open_journal(results_path, fp=fp, resume=resume) as fresh:
+        assert fresh.previous().is_empty()
+
+
+def test_an_incomplete_journal_still_blocks_a_plain_run(results_path: Path) -> None:
+    with open_journal(results_path) as jr:
+        jr.record(ok(1))
+        jr.record(failed(2))
+        jr.close(complete=False)
+    with pytest.raises(JournalError, match="add --resume"):
+        open_journal(results_path, fp="fp-2")
 
 
 def test_file_format(results_path: Path) -> None:
