@@ -2,8 +2,9 @@
 
 One run at a time per results path (an flock'ed ``<results>.lock``); the journal itself is
 ``<results>.journal``, JSON Lines: a header naming the input's fingerprint and the options
-that shape the plan, then one line per finished row. A journal of another input or other
-reading options is refused rather than mixed in.
+that shape the plan, then one line per finished row; a run that ends with every row ok adds
+a last header-shaped line marked ``complete``. A journal of another input or other reading
+options is refused rather than mixed in, unless it is complete (nothing left to resume).
 """
 
 from __future__ import annotations
