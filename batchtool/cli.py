@@ -166,7 +166,9 @@ def main() -> None:
     help="Continue an earlier run of this file: rows already ok are not sent.",
 )
 @click.option("--restart", is_flag=True, help="Discard an earlier run's journal and start over.")
-@click.option("--no-journal", is_flag=True, help="Keep no journal: nothing to resume after a crash or Ctrl-C.")
+@click.option(
+    "--no-journal", is_flag=True, help="Keep no journal: nothing to resume after a crash or Ctrl-C."
+)
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress and no summary; the exit code tells."
 )
