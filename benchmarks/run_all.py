@@ -365,7 +365,7 @@ def bare() -> Contestant:
     def check(ctx: Ctx, run: Run, log: Path) -> None:
         got = _last_json(log)
         run.extra.update(got or {})
-        run.ok = bool(got) and got["rows"] == ctx.rows and got["ok"] == ctx.rows
+        run.ok = got is not None and got["rows"] == ctx.rows and got["ok"] == ctx.rows
         if not run.ok:
             run.note = f"exit {run.rc}: {got or _tail(log)}"
 

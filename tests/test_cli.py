@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def read_results(path: Path) -> list[dict[str, str]]:
 
 def test_every_command_has_help_and_is_in_the_readme(runner: CliRunner) -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for name, command in main.commands.items():  # type: ignore[attr-defined]
+    for name, command in main.commands.items():
         assert command.help, name
         assert f"batchtool {name}" in readme, name
         result = runner.invoke(main, [name, "--help"])
@@ -209,12 +210,13 @@ def test_dry_run_results_in_each_format(runner: CliRunner, tmp_path: Path, ext: 
     out = tmp_path / f"r.{ext}"
     result = runner.invoke(main, ["run", str(src), "--dry-run", "--quiet", "--results", str(out)])
     assert result.exit_code == 0, result.output
-    frame = {
+    readers: dict[str, Callable[[Path], Any]] = {
         "csv": pl.read_csv,
         "parquet": pl.read_parquet,
         "jsonl": pl.read_ndjson,
         "xlsx": pl.read_excel,
-    }[ext](out)
+    }
+    frame = readers[ext](out)
     assert frame.columns[:7] == [
         "row",
         "status",

@@ -184,7 +184,7 @@ def test_changed_option_refused(results_path: Path) -> None:
     with pytest.raises(JournalError, match="--ignore-column"):
         open_journal(results_path, options={**OPTIONS, "ignore_column": ["x"]}, resume=True)
     # A tuple is the same option value as a list once stored.
-    same = {**OPTIONS, "map": ("E-mail address=email",)}
+    same: dict[str, object] = {**OPTIONS, "map": ("E-mail address=email",)}
     with open_journal(results_path, options=same, resume=True) as again:
         assert again.previous().height == 1
 

@@ -588,7 +588,7 @@ def test_options_that_do_not_apply_are_usage_errors(
 ) -> None:
     path = _same_data_in(tmp_path, ".csv" if option == "sheet" else ".parquet")
     with pytest.raises(UsageError, match=f"--{option} applies to"):
-        read_input(path, **{option: value})
+        read_input(path, sheet=value) if option == "sheet" else read_input(path, encoding=value)
 
 
 # --- bad files ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import csv
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -15,8 +16,12 @@ from aiohttp import web
 from batchtool import Credentials, DispatchConfig, run_batch_async
 from batchtool.simulator import FaultConfig, Simulator
 
-#: Retries as the tool does them, on a millisecond scale so the suite stays fast.
-FAST_RETRIES = {"backoff_base_s": 0.005, "backoff_max_s": 0.02, "retry_after_max_s": 0.05}
+
+def fast_retries(**options: Any) -> DispatchConfig:
+    """Retries as the tool does them, on a millisecond scale so the suite stays fast."""
+    return DispatchConfig(
+        backoff_base_s=0.005, backoff_max_s=0.02, retry_after_max_s=0.05, **options
+    )
 
 
 def creds(sim: Simulator, *, key: str | None = None) -> Credentials:
@@ -56,7 +61,7 @@ async def test_every_row_ends_final_exactly_once_under_faults(
         src,
         credentials=creds(simulator),
         results_path=out,
-        dispatch_config=DispatchConfig(concurrency=32, max_attempts=8, **FAST_RETRIES),
+        dispatch_config=fast_retries(concurrency=32, max_attempts=8),
     )
     results = read_results(out)
     assert [r["row"] for r in results] == [str(i) for i in range(1, 301)]
@@ -240,7 +245,7 @@ async def test_unreachable_server_aborts_instead_of_grinding_through_every_row(
         src,
         credentials=Credentials(f"http://127.0.0.1:{port}", "u", "k"),
         results_path=out,
-        dispatch_config=DispatchConfig(concurrency=4, max_attempts=2, **FAST_RETRIES),
+        dispatch_config=fast_retries(concurrency=4, max_attempts=2),
     )
     assert report.exit_code == 3
     assert report.aborted and "no answer from the server" in report.aborted
