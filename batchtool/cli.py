@@ -329,6 +329,15 @@ def run(
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--slow-s", type=click.FloatRange(0), default=60.0, show_default=True)
 @click.option("--seed", type=int, help="Makes the faults reproducible.")
+@click.option("--api-username", help="The api-username it accepts (default: sim_admin).")
+@click.option("--api-key", help="The api-key it accepts (default: a fixed, not secret key).")
+@click.option("--no-log", is_flag=True, help="Keep no request log (benchmarks).")
+@click.option("--log-limit", type=click.IntRange(1), help="Keep only the newest N log entries.")
+@click.option(
+    "--ready-line",
+    is_flag=True,
+    help="Print only 'READY <base URL>' once listening (for scripts and test harnesses).",
+)
 def simulate(
     host: str,
     port: int,
@@ -346,9 +355,22 @@ def simulate(
     slow_rate: float,
     slow_s: float,
     seed: int | None,
+    api_username: str | None,
+    api_key: str | None,
+    no_log: bool,
+    log_limit: int | None,
+    ready_line: bool,
 ) -> None:
-    """Serve the customer API on this machine, with a stateful store and optional faults."""
+    """Serve the customer API on this machine, with a stateful store and optional faults.
+
+    The simulator's request log is at GET /_sim/log and a customer at GET /_sim/customers/ID:
+    paths for tests only, which the real API does not have.
+    """
+    # Imported here: aiohttp.web is not needed by `batchtool run`.
     from batchtool.simulator import DEFAULT_API_KEY, DEFAULT_API_USERNAME, FaultConfig, serve
+
+    username = api_username or DEFAULT_API_USERNAME
+    key = api_key or DEFAULT_API_KEY
 
     try:
         faults = FaultConfig(
@@ -369,10 +391,14 @@ def simulate(
         _fail(str(exc))
 
     def ready(base_url: str) -> None:
+        if ready_line:
+            click.echo(f"READY {base_url}")
+            sys.stdout.flush()
+            return
         click.echo(f"simulator listening on {base_url} (Ctrl-C to stop)")
         click.echo(f"  export BATCHTOOL_BASE_URL={base_url}")
-        click.echo(f"  export BATCHTOOL_API_USERNAME={DEFAULT_API_USERNAME}")
-        click.echo(f"  export BATCHTOOL_API_KEY={DEFAULT_API_KEY}")
+        click.echo(f"  export BATCHTOOL_API_USERNAME={username}")
+        click.echo(f"  export BATCHTOOL_API_KEY={key}")
 
     try:
         serve(
@@ -381,6 +407,10 @@ def simulate(
             customers=customers,
             state_path=state_path,
             faults=faults,
+            api_username=username,
+            api_key=key,
+            log_requests=not no_log,
+            log_limit=log_limit,
             on_ready=ready,
         )
     except BatchtoolError as exc:
