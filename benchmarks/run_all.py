@@ -69,6 +69,7 @@ T2_CPU_VS_BARE = 1.3
 T3_RSS_MB = 300.0
 T3_ROWS_PER_S = 250_000.0
 T4_RSS_MB = 250.0
+T5_JOURNAL_MIN_THROUGHPUT = 0.9  # issue 5: the journal costs under 10% of throughput
 
 
 @dataclass(frozen=True)
@@ -681,6 +682,13 @@ def analyse(scs: dict[str, Scenario]) -> tuple[dict[str, list[str]], list[Verdic
             f"- throughput with journal ÷ without: **{fmt(keep, '.2f', 'x')}**",
             f"- journal's CPU cost: **{fmt(extra, '+.3f', ' CPU s per 1k rows')}**",
         ]
+        verdicts.append(
+            Verdict(
+                f"(5) 0 ms: with journal ≥ {T5_JOURNAL_MIN_THROUGHPUT:g}x the throughput",
+                fmt(keep, ".2f", "x"),
+                judge(keep, lambda v: v >= T5_JOURNAL_MIN_THROUGHPUT),
+            )
+        )
     return ratios, verdicts
 
 
