@@ -251,7 +251,9 @@ async def test_unreachable_server_aborts_instead_of_grinding_through_every_row(
     assert report.aborted and "no answer from the server" in report.aborted
     results = read_results(out)
     assert len(results) == 200
-    assert sum(r["status"] == "failed" for r in results) <= 4
+    # The third unanswered row stops it; rows already in their last attempt (up to
+    # concurrency - 1 of them) still report.
+    assert 3 <= sum(r["status"] == "failed" for r in results) <= 3 + 4 - 1
     assert all(
         "no answer from the server" in r["error"] for r in results if r["status"] == "skipped"
     )
