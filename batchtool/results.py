@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,20 +234,15 @@ def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
     return results.select(guarded)
 
 
-def _temp_path(path: Path) -> Path:
-    """A fresh hidden file beside ``path``: os.replace is atomic only within one filesystem.
+def _temp_dir(path: Path) -> Path:
+    """A fresh private folder beside ``path`` to write into: os.replace is atomic only within
+    one filesystem.
 
-    Created here with O_EXCL (so it is ours) and mode 0o666, so the umask decides the final
-    permissions exactly as for any other file the user creates.
+    A folder rather than a file: when a query fails, polars may still open its output a moment
+    after the error has reached us. Once the folder is gone that late open fails, where a
+    deleted temp file would simply be created again and left behind.
     """
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return tmp
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
 
 
 def _fsync_path(path: Path, *, directory: bool = False) -> None:
@@ -285,7 +281,8 @@ def write_results(results: pl.LazyFrame, path: Path) -> None:
     crash leaves either the old file or the complete new one, never half of one.
     """
     fmt = results_format(path)
-    tmp = _temp_path(path)
+    folder = _temp_dir(path)
+    tmp = folder / path.name
     try:
         if fmt == "csv":
             _formula_guarded(results).sink_csv(tmp, check_extension=False, sync_on_close="data")
@@ -297,10 +294,8 @@ def write_results(results: pl.LazyFrame, path: Path) -> None:
             _write_excel(_formula_guarded(results), tmp)
             _fsync_path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     # The rename itself is durable only once the directory entry is synced.
     with contextlib.suppress(OSError):
         _fsync_path(path.parent, directory=True)
