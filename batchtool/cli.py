@@ -367,7 +367,13 @@ def simulate(
     paths for tests only, which the real API does not have.
     """
     # Imported here: aiohttp.web is not needed by `batchtool run`.
-    from batchtool.simulator import DEFAULT_API_KEY, DEFAULT_API_USERNAME, FaultConfig, serve
+    from batchtool.simulator import (
+        DEFAULT_API_KEY,
+        DEFAULT_API_USERNAME,
+        FaultConfig,
+        Simulator,
+        serve,
+    )
 
     username = api_username or DEFAULT_API_USERNAME
     key = api_key or DEFAULT_API_KEY
@@ -401,7 +407,7 @@ def simulate(
         click.echo(f"  export BATCHTOOL_API_KEY={key}")
 
     try:
-        serve(
+        simulator = Simulator(
             host=host,
             port=port,
             customers=customers,
@@ -411,8 +417,8 @@ def simulate(
             api_key=key,
             log_requests=not no_log,
             log_limit=log_limit,
-            on_ready=ready,
         )
+        serve(simulator, on_ready=ready)
     except BatchtoolError as exc:
         _fail(str(exc), exc.exit_code)
     except OSError as exc:

@@ -156,34 +156,11 @@ class Simulator:
         await self.stop()
 
 
-def serve(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    customers: int = 1000,
-    state_path: Path | None = None,
-    faults: FaultConfig = FaultConfig(),  # noqa: B008 - frozen, so sharing it is safe
-    api_username: str = DEFAULT_API_USERNAME,
-    api_key: str = DEFAULT_API_KEY,
-    log_requests: bool = True,
-    log_limit: int | None = None,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly (saving state). Blocks.
+def serve(simulator: Simulator, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``simulator`` until SIGINT or SIGTERM, then stop cleanly (saving state). Blocks.
 
     ``on_ready(base_url)`` is called once the server is listening.
     """
-    simulator = Simulator(
-        host=host,
-        port=port,
-        customers=customers,
-        state_path=state_path,
-        faults=faults,
-        api_username=api_username,
-        api_key=api_key,
-        log_requests=log_requests,
-        log_limit=log_limit,
-    )
     asyncio.run(_serve(simulator, on_ready))
 
 
