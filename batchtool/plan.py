@@ -12,15 +12,13 @@ import polars as pl
 
 from batchtool import api, errors
 from batchtool.model import Request
+from batchtool.reader import IGNORED_PREFIX, ROW
 
 VALID: Final = "_valid"
 ERROR: Final = "_error"
 LOOKUP_KEY: Final = "_lookup_key"
 LOOKUP_VALUE: Final = "_lookup_value"
 
-#: Prefix of columns the user asked to carry along without validating or sending them.
-IGNORED_PREFIX: Final = "ignored:"
-ROW: Final = "row"
 
 _NORMALISED: Final = "__plan_operation"
 _BAD_KEEP: Final = "__plan_bad_keep"
