@@ -2,6 +2,7 @@
 
     BatchtoolError            any problem that stops a run before or while it starts
      ├── InputError           the input file or its columns (exit 2, nothing sent)
+     │    └── UnknownColumnsError   columns that are no API name: which, and the closest name
      ├── UsageError           options that contradict each other or are malformed (exit 2)
      ├── JournalError         an existing journal or lock forbids this run (exit 2)
      └── RunAborted           the run cannot go on midway, e.g. the journal cannot be written
@@ -13,6 +14,9 @@ Every message is one line that names the problem and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class BatchtoolError(Exception):
     """Base class; ``str(exc)`` is a complete one-line message for a person."""
@@ -22,6 +26,26 @@ class BatchtoolError(Exception):
 
 class InputError(BatchtoolError):
     """The input file cannot be read or its columns are wrong; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class UnknownColumn:
+    """A header that is no API name, and the API name it most likely means (None: none close)."""
+
+    header: str
+    suggestion: str | None
+
+
+class UnknownColumnsError(InputError):
+    """Columns that are neither API names, nor mapped, nor ignored.
+
+    ``columns`` lists them in file order, so a caller (the ops page) can offer to map or
+    ignore each one instead of only showing the message.
+    """
+
+    def __init__(self, message: str, columns: Sequence[UnknownColumn]) -> None:
+        super().__init__(message)
+        self.columns = tuple(columns)
 
 
 class UsageError(BatchtoolError):

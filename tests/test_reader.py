@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from batchtool import api, reader
-from batchtool.errors import InputError, UsageError
+from batchtool.errors import InputError, UnknownColumn, UnknownColumnsError, UsageError
 from batchtool.reader import FORMATS, InputTable, polars_errors, read_input
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
@@ -1243,3 +1243,32 @@ def test_reader_keeps_no_per_file_state_that_breaks_a_second_read(tmp_path: Path
     write(path, "operation\tcustomer_id\nlock\t1\n")
     assert rows(path, fmt="tsv") == [{"row": 1, "operation": "lock", "customer_id": "1"}]
     assert reader.IGNORED_PREFIX == "ignored:"
+
+
+# --- reading a snapshot, and unknown columns as data -------------------------------------
+
+
+def test_a_snapshot_is_read_but_messages_name_the_users_file(tmp_path: Path) -> None:
+    original = write(tmp_path / "changes.csv", "operation,customer_id\nlock,1\n")
+    (tmp_path / "private").mkdir()
+    snapshot = write(tmp_path / "private" / "copy.csv", "operation,customer_id\nunlock,2\n")
+    table = read_input(original, data_path=snapshot)
+    assert table.path == original
+    assert table.frame.collect().rows() == [(1, "unlock", "2")]
+
+    broken = write(tmp_path / "private" / "broken.csv", "operation,customer_id\nlock,1,2\n")
+    with pytest.raises(InputError) as caught, polars_errors(original):
+        read_input(original, data_path=broken).frame.collect()
+    assert str(caught.value).startswith(f"{original}: line 2 (row 1) has 3 fields")
+    assert "private" not in str(caught.value)
+
+
+def test_unknown_columns_are_listed_with_their_closest_api_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "operation,customer_id,fristname,Notes\nlock,1,,x\n")
+    with pytest.raises(UnknownColumnsError) as caught:
+        read_input(path)
+    assert caught.value.columns == (
+        UnknownColumn("fristname", "firstname"),
+        UnknownColumn("Notes", None),
+    )
+    assert str(caught.value).startswith(f"{path}: unknown column 'fristname'")

@@ -1,0 +1,235 @@
+"""Turning what goes wrong while reading into one-line messages that say where and what to do.
+
+polars reports bad UTF-8, a ragged row or an unclosed quote only when a lazy frame is
+collected, long after ``read_input`` returned; ``polars_errors(path)`` wraps that later work
+and looks up how the file was read (``register``) to locate the problem in it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import csv
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import fastexcel
+import polars as pl
+
+from batchtool.errors import InputError
+from batchtool.reader.formats import (
+    EXTENSIONS,
+    SEPARATORS,
+    TEXT_FORMATS,
+    first_line,
+    open_text,
+    title,
+)
+
+_CHUNK_BYTES: Final = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """How a file was handed to polars: its format, its codec (None: UTF-8), where its bytes are.
+
+    ``data`` differs from the path the user gave when the run reads a snapshot of it.
+    """
+
+    fmt: str
+    encoding: str | None
+    data: Path
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)
+
+
+def register(name: Path, source: Source) -> None:
+    """Remember how ``name`` is being read, for messages about errors found later."""
+    _SOURCES[_key(name)] = source
+
+
+def source_of(name: Path) -> Source | None:
+    return _SOURCES.get(_key(name))
+
+
+_DATA_ERRORS: Final = (
+    pl.exceptions.ComputeError,
+    pl.exceptions.NoDataError,
+)
+
+
+@contextmanager
+def polars_errors(path: Path) -> Iterator[None]:
+    """Turn polars/fastexcel/OS errors raised while the lazy frame is collected into InputError
+    one-liners.
+
+    Only errors about the data are translated: a ColumnNotFoundError or the like is a bug in
+    the code around the block and stays one.
+    """
+    try:
+        yield
+    except _DATA_ERRORS as exc:
+        raise InputError(explain_polars(Path(path), exc)) from exc
+    except fastexcel.FastExcelError as exc:
+        raise InputError(
+            f"{path}: cannot read it as an Excel workbook ({first_line(exc)}) — "
+            "check that it opens in Excel and save it again"
+        ) from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        # Only these: the block may also do network I/O, whose OSErrors are not about the file.
+        raise InputError(explain_os(Path(path), exc)) from exc
+    except BaseException as exc:
+        # A Rust panic in a reader (calamine on a damaged .xls, say) arrives as pyo3's
+        # PanicException, a BaseException that each extension module defines for itself.
+        if type(exc).__name__ != "PanicException":
+            raise
+        source = source_of(Path(path))
+        fmt = title(source.fmt) if source else "its format"
+        raise InputError(
+            f"{path}: cannot read it as {fmt}: the file looks damaged ({first_line(exc)}) — "
+            "open it in the program that made it and save it again"
+        ) from exc
+
+
+def explain_polars(path: Path, exc: Exception) -> str:
+    message = str(exc)
+    lowered = message.lower()
+    source = source_of(path)
+    fmt = source.fmt if source else EXTENSIONS.get(path.suffix.lower(), "csv")
+    data = source.data if source else path
+    if ("utf-8" in lowered or "utf8" in lowered) and fmt not in TEXT_FORMATS:
+        return (
+            f"{path}: a text column holds bytes that are not valid UTF-8 — "
+            "store that column as UTF-8 text"
+        )
+    if "utf-8" in lowered or "utf8" in lowered:
+        located = (
+            _locate_bad_utf8(path, data) if source is None or source.encoding is None else None
+        )
+        if located is not None:
+            return located
+        return f"{path}: not valid UTF-8 — pass --encoding latin-1 (or the file's real encoding)"
+    if "more fields than defined" in lowered:
+        return _explain_ragged(path, source)
+    if "not properly escaped" in lowered:
+        return _explain_open_quote(path, source)
+    if fmt == "jsonl":
+        return _explain_jsonl(path, source, message)
+    if isinstance(exc, pl.exceptions.NoDataError):
+        return f"{path}: the file has no header row — put the column names first"
+    return (
+        f"{path}: cannot read it as {title(fmt)} ({first_line(exc)}) — "
+        f"check that it really is a {title(fmt)} file, or pass --format"
+    )
+
+
+def _locate_bad_utf8(path: Path, data: Path) -> str | None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    newlines = 0
+    try:
+        with data.open("rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                try:
+                    decoder.decode(chunk, final=False)
+                except UnicodeDecodeError as exc:
+                    # The decoder may hold up to 3 bytes of a split character from the last chunk.
+                    pending = len(decoder.getstate()[0])
+                    start = max(exc.start - pending, 0)
+                    line = newlines + chunk[:start].count(b"\n") + 1
+                    return (
+                        f"{path}: not valid UTF-8 (byte 0x{chunk[start]:02x} at offset "
+                        f"{offset + start}, line {line}) — pass --encoding latin-1 "
+                        "(or the file's real encoding)"
+                    )
+                offset += len(chunk)
+                newlines += chunk.count(b"\n")
+    except OSError:
+        return None
+    return None
+
+
+def _explain_ragged(path: Path, source: Source | None) -> str:
+    fix = "remove the extra separator, or quote the value that contains it"
+    for line, row, fields, expected in _csv_records(path, source):
+        if fields > expected:
+            return (
+                f"{path}: line {line} (row {row}) has {fields} fields but the header has "
+                f"{expected} — {fix}"
+            )
+    return f"{path}: a row has more fields than the header — {fix}"
+
+
+def _explain_open_quote(path: Path, source: Source | None) -> str:
+    fix = 'close it, and write a " inside a quoted value as ""'
+    last = collections.deque(_csv_records(path, source), maxlen=1)
+    # A quote that never closes swallows the rest of the file into the last record.
+    where = f"line {last[0][0]}" if last else "a line"
+    return f"{path}: {where} opens a quoted value that never closes — {fix}"
+
+
+def _csv_records(path: Path, source: Source | None) -> Iterator[tuple[int, int, int, int]]:
+    """(first line, row, field count, header's field count) of each record, read by Python."""
+    fmt = source.fmt if source else "csv"
+    encoding = source.encoding if source and source.encoding else "utf-8-sig"
+    data = source.data if source else path
+    try:
+        with data.open(encoding=encoding, errors="replace", newline="") as f:
+            records = csv.reader(f, delimiter=SEPARATORS.get(fmt, ","))
+            header = next(records, [])
+            start = records.line_num + 1
+            for row, fields in enumerate(records, start=1):
+                yield start, row, len(fields), len(header)
+                start = records.line_num + 1
+    except (OSError, csv.Error):
+        return
+
+
+def _explain_jsonl(path: Path, source: Source | None, message: str) -> str:
+    fix = 'each line must be one JSON object such as {"customer_id": "191"}'
+    file = source.data if source else path
+    data: str | bytes = str(file)
+    if source is not None and source.encoding is not None:
+        try:
+            text = file.read_bytes().decode(source.encoding)
+            data = text.removeprefix("\ufeff").encode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    records = 0
+    try:
+        with open_text(data) as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                records += 1
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    return f"{path}: line {number} is not valid JSON — {fix}"
+                if not isinstance(record, dict):
+                    return f"{path}: line {number} is not a JSON object — {fix}"
+    except OSError:
+        pass
+    if not records:
+        return f"{path}: no JSON records, only blank lines — is it the right file?"
+    return f"{path}: cannot read it as JSON Lines ({message.splitlines()[0]}) — {fix}"
+
+
+def explain_os(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file — check the path"
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return f"{path}: is a directory — give the path of the input file inside it"
+    if isinstance(exc, PermissionError):
+        return f"{path}: permission denied — make the file readable (chmod u+r) or copy it"
+    return f"{path}: cannot read the file ({exc.strerror or exc}) — check the path and the disk"
