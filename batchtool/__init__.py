@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from batchtool.config import Credentials, resolve_credentials
     from batchtool.dispatch import DispatchConfig
     from batchtool.errors import BatchtoolError, InputError, JournalError, UsageError
-    from batchtool.runner import ReadOptions, RunReport, run_batch, run_batch_async
+    from batchtool.options import ReadOptions
+    from batchtool.report import RunReport
+    from batchtool.runner import run_batch, run_batch_async
 
 _EXPORTS = {
     "BatchtoolError": "batchtool.errors",
@@ -33,8 +35,8 @@ _EXPORTS = {
     "DispatchConfig": "batchtool.dispatch",
     "InputError": "batchtool.errors",
     "JournalError": "batchtool.errors",
-    "ReadOptions": "batchtool.runner",
-    "RunReport": "batchtool.runner",
+    "ReadOptions": "batchtool.options",
+    "RunReport": "batchtool.report",
     "UsageError": "batchtool.errors",
     "resolve_credentials": "batchtool.config",
     "run_batch": "batchtool.runner",

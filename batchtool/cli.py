@@ -18,9 +18,11 @@ from batchtool import api
 from batchtool.config import resolve_credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
+from batchtool.options import ReadOptions
 from batchtool.progress import render_summary
 from batchtool.reader import FORMATS
-from batchtool.runner import EXIT_ABORTED, EXIT_USAGE, ReadOptions, RunReport, run_batch
+from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
+from batchtool.runner import run_batch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -167,6 +169,12 @@ def main() -> None:
 )
 @click.option("--restart", is_flag=True, help="Discard an earlier run's journal and start over.")
 @click.option(
+    "--canary",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Send only the first N rows, then stop; --resume (without --canary) sends the rest.",
+)
+@click.option(
     "--no-journal", is_flag=True, help="Keep no journal: nothing to resume after a crash or Ctrl-C."
 )
 @click.option(
@@ -196,6 +204,7 @@ def run(
     timeout_s: float,
     resume: bool,
     restart: bool,
+    canary: int | None,
     no_journal: bool,
     quiet: bool,
 ) -> None:
@@ -236,6 +245,7 @@ def run(
             timeout_s=timeout_s,
             resume=resume,
             restart=restart,
+            canary=canary,
             journal=not no_journal,
             quiet=quiet,
             handle_signals=True,

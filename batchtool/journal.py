@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import threading
@@ -39,21 +38,9 @@ _HEADER_PREFIX: Final = b'{"' + _HEADER_KEY.encode() + b'"'
 FSYNC_INTERVAL_S: Final = 0.5
 FSYNC_EVERY_RECORDS: Final = 1000
 
-_CHUNK: Final = 1 << 20
 
 #: Option names that must never reach the journal (compared without case, ``_``, ``-``, spaces).
 _SECRET_OPTION_WORDS: Final = ("password", "apikey")
-
-
-def fingerprint(path: Path) -> str:
-    """``blake2b:<hex digest>:<size>`` of the file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.blake2b(digest_size=20)
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return f"blake2b:{digest.hexdigest()}:{size}"
 
 
 def journal_path(results_path: Path) -> Path:

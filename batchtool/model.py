@@ -11,6 +11,7 @@ FAILED: Final = "failed"
 INVALID: Final = "invalid"
 SKIPPED: Final = "skipped"
 VALID: Final = "valid"  # dry run only
+UNCHANGED: Final = "unchanged"  # --changed-only: the row would change nothing, so not sent
 
 
 @dataclass(frozen=True, slots=True)

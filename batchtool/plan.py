@@ -1,16 +1,21 @@
-"""Validate rows and turn valid ones into requests, vectorised with polars expressions."""
+"""Validate rows and turn valid ones into requests, vectorised with polars expressions.
+
+A planned frame also carries a *preset* status per row: a status a selection step gave the
+row without sending it (``unchanged`` with --changed-only, ``skipped`` for a row ok in an
+earlier run with --only-failed). A row with a preset is never sent; see :func:`preset`.
+"""
 
 from __future__ import annotations
 
 import heapq
 import string
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
 
-from batchtool import api, errors
+from batchtool import api, errors, model
 from batchtool.model import Request
 from batchtool.reader import IGNORED_PREFIX, ROW
 
@@ -18,6 +23,10 @@ VALID: Final = "_valid"
 ERROR: Final = "_error"
 LOOKUP_KEY: Final = "_lookup_key"
 LOOKUP_VALUE: Final = "_lookup_value"
+PRESET_STATUS: Final = "_preset_status"
+PRESET_ERROR: Final = "_preset_error"
+#: Statuses a selection step may give a row instead of sending it.
+PRESET_STATUSES: Final[tuple[str, ...]] = (model.UNCHANGED, model.SKIPPED)
 
 
 _NORMALISED: Final = "__plan_operation"
@@ -154,8 +163,33 @@ def plan_frame(frame: pl.LazyFrame, *, default_operation: str | None = None) -> 
             pl.when(pl.col(ERROR) != "").then(pl.col(ERROR)).alias(ERROR),
             LOOKUP_KEY,
             LOOKUP_VALUE,
+            pl.lit(None, dtype=pl.String).alias(PRESET_STATUS),
+            pl.lit(None, dtype=pl.String).alias(PRESET_ERROR),
         )
     )
+
+
+def preset(
+    planned: pl.LazyFrame, where: pl.Expr, status: str, reason: str | pl.Expr | None = None
+) -> pl.LazyFrame:
+    """Give rows matching ``where`` the status ``status`` (and ``reason``) without sending them.
+
+    A row keeps the first preset it was given: selection steps apply in order, and an
+    earlier step's decision is not overwritten by a later one.
+    """
+    if status not in PRESET_STATUSES:
+        raise ValueError(f"a selection step may give {PRESET_STATUSES}, not {status!r}")
+    free = pl.col(PRESET_STATUS).is_null() & where.fill_null(False)
+    why = reason if isinstance(reason, pl.Expr) else pl.lit(reason, dtype=pl.String)
+    return planned.with_columns(
+        pl.when(free).then(pl.lit(status)).otherwise(pl.col(PRESET_STATUS)).alias(PRESET_STATUS),
+        pl.when(free).then(why).otherwise(pl.col(PRESET_ERROR)).alias(PRESET_ERROR),
+    )
+
+
+def to_send() -> pl.Expr:
+    """True for the rows a live run sends: valid, and not given a status by a selection step."""
+    return pl.col(VALID) & pl.col(PRESET_STATUS).is_null()
 
 
 def _output_columns(names: Sequence[str]) -> list[str]:
@@ -403,33 +437,43 @@ def _requests_of(
 
 @dataclass(frozen=True)
 class PlanSummary:
-    """Counts of a planned input, and the first invalid rows with their reasons."""
+    """Counts of a planned input, and the first invalid rows with their reasons.
+
+    ``valid`` counts the rows to send (valid and without a preset status), ``invalid`` the
+    invalid rows without one; ``preset`` counts the rows a selection step settled, by status.
+    """
 
     total: int
     valid: int
     invalid: int
     by_operation: dict[str, int]
     invalid_examples: list[tuple[int, str]]
+    preset: dict[str, int] = field(default_factory=dict)
 
 
 def summarise(planned: pl.LazyFrame, *, examples: int = 20) -> PlanSummary:
-    """Valid rows per operation and the first ``examples`` invalid rows, in one streaming pass."""
-    valid = pl.col(VALID)
-    invalid = ~valid
+    """Rows to send per operation, preset counts and the first ``examples`` invalid rows, in
+    one streaming pass."""
+    free = pl.col(PRESET_STATUS).is_null()
+    valid = to_send()
+    invalid = ~pl.col(VALID) & free
     counts = planned.select(
         pl.len().alias("total"),
         valid.sum().alias("valid"),
+        invalid.sum().alias("invalid"),
         *((valid & (pl.col(api.OPERATION_COLUMN) == o)).sum().alias(o) for o in api.OPERATIONS),
         pl.col(ROW).filter(invalid).head(examples).implode().alias("rows"),
         pl.col(ERROR).filter(invalid).head(examples).implode().alias("errors"),
+        *((pl.col(PRESET_STATUS) == s).sum().alias(f"preset {s}") for s in PRESET_STATUSES),
     ).collect(engine="streaming")
     assert isinstance(counts, pl.DataFrame)
     first = counts.row(0, named=True)
-    total, valid_count = int(first["total"]), int(first["valid"] or 0)
+    presets = {s: int(first[f"preset {s}"] or 0) for s in PRESET_STATUSES}
     return PlanSummary(
-        total=total,
-        valid=valid_count,
-        invalid=total - valid_count,
+        total=int(first["total"]),
+        valid=int(first["valid"] or 0),
+        invalid=int(first["invalid"] or 0),
         by_operation={o: int(first[o] or 0) for o in api.OPERATIONS if first[o]},
         invalid_examples=list(zip(first["rows"], first["errors"], strict=True)),
+        preset={status: n for status, n in presets.items() if n},
     )

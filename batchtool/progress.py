@@ -1,7 +1,9 @@
-"""Progress on stderr while a run goes, and the plain-text summary at its end.
+"""Progress while a run goes, rendered as text, and the plain-text summary at its end.
 
-A terminal gets a live progress bar; anything else (cron, a CI log, a pipe) gets one plain
-line every ``interval_s`` so a log shows the run is alive without drowning in output.
+``Progress`` counts finished rows and, every ``interval_s``, tells the run's event sink where
+sending stands (``events.RunProgress``). ``TextProgress`` is the sink for people: a live bar
+on a terminal; anything else (cron, a CI log, a pipe) gets one plain line every interval, so
+a log shows the run is alive without drowning in output.
 """
 
 from __future__ import annotations
@@ -10,155 +12,196 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
 from batchtool import model, results
+from batchtool.events import Event, EventSink, RunFinished, RunNote, RunProgress, RunStarted
 
 #: How often the terminal bar's numbers are pushed: often enough to look live, rarely
 #: enough that ``advance`` stays a couple of additions for 100k rows/s.
-_BAR_PUSH_S = 0.1
+BAR_INTERVAL_S = 0.1
+#: How often a log gets a plain progress line.
+LINE_INTERVAL_S = 10.0
 
 #: Longest error text shown in the summary; the results file has the whole message.
 _ERROR_WIDTH = 160
 
 
 class Progress:
-    """Counts finished rows and shows progress on ``stream`` (stderr by default).
+    """Counts a run's finished rows and emits a ``RunProgress`` to ``sink`` every ``interval_s``.
 
-    ``tty=None`` asks the stream; ``quiet`` shows nothing. ``clock`` is injectable for tests.
+    ``set_limit`` records the engine's current limit on requests in flight; its time-weighted
+    mean is reported beside it. ``clock`` is injectable for tests.
     """
 
     def __init__(
         self,
         total: int,
         *,
-        stream: TextIO | None = None,
-        quiet: bool = False,
-        tty: bool | None = None,
-        interval_s: float = 10.0,
+        sink: EventSink,
+        interval_s: float = LINE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = max(total, 0)
-        self._stream = sys.stderr if stream is None else stream
+        self._sink = sink
         self._clock = clock
         self._interval_s = interval_s
-        self._quiet = quiet
         self.done = 0
         self.counts: dict[str, int] = {}
         self._start = clock()
-        self._next_push = self._start
-        self._closed = False
-        if tty is None:
-            isatty = getattr(self._stream, "isatty", None)
-            tty = bool(isatty()) if isatty is not None else False
-        self._bar: RichProgress | None = None
-        self._task = None
-        if quiet:
-            self._next_push = float("inf")
-        elif tty:
-            self._next_push = self._start + _BAR_PUSH_S
-            self._bar = RichProgress(
-                TextColumn("batchtool"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} rows/s"),
-                TextColumn("ok {task.fields[ok]}, failed {task.fields[failed]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(file=self._stream, force_terminal=True),
-                transient=True,
-                # stdout may be a pipe the user reads: never route it through the bar.
-                redirect_stdout=False,
-                get_time=clock,
-            )
-            self._task = self._bar.add_task("rows", total=self.total, rate="0", ok=0, failed=0)
-            self._bar.start()
-        else:
-            self._next_push = self._start + interval_s
+        self._next_push = self._start + interval_s
+        self._limit: int | None = None
+        self._limit_since = self._start
+        self._limit_area = 0.0  # integral of the limit over time, for its mean
 
-    @property
-    def ok(self) -> int:
-        return self.counts.get(model.OK, 0)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(model.FAILED, 0)
+    def set_limit(self, limit: int) -> None:
+        """The engine's limit on requests in flight changed to ``limit``."""
+        now = self._clock()
+        if self._limit is not None:
+            self._limit_area += self._limit * (now - self._limit_since)
+        self._limit = limit
+        self._limit_since = now
 
     def advance(self, outcome: model.Outcome) -> None:
-        """Count one finished row; renders only when the throttle interval has passed."""
+        """Count one finished row; tells the sink only when the interval has passed."""
         self.done += 1
         status = outcome.status
         self.counts[status] = self.counts.get(status, 0) + 1
-        if self._closed:
-            return
         now = self._clock()
         if now >= self._next_push:
-            self._render(now)
-
-    def _rate(self, now: float) -> float:
-        elapsed = now - self._start
-        return self.done / elapsed if elapsed > 0 else 0.0
-
-    def _render(self, now: float) -> None:
-        if self._bar is not None and self._task is not None:
-            self._next_push = now + _BAR_PUSH_S
-            self._bar.update(
-                self._task,
-                completed=self.done,
-                rate=f"{self._rate(now):,.0f}",
-                ok=self.ok,
-                failed=self.failed,
-            )
-        else:
             self._next_push = now + self._interval_s
-            self._stream.write(self.line(now) + "\n")
+            self._sink(self.snapshot(now))
+
+    def snapshot(self, now: float | None = None) -> RunProgress:
+        """Where sending stands now."""
+        at = self._clock() if now is None else now
+        elapsed = at - self._start
+        mean: float | None = None
+        if self._limit is not None:
+            span = at - self._start
+            area = self._limit_area + self._limit * (at - self._limit_since)
+            mean = area / span if span > 0 else float(self._limit)
+        return RunProgress(
+            done=self.done,
+            total=self.total,
+            counts=dict(self.counts),
+            elapsed_s=elapsed,
+            rate=self.done / elapsed if elapsed > 0 else 0.0,
+            concurrency=self._limit,
+            mean_concurrency=mean,
+        )
+
+
+def progress_line(progress: RunProgress) -> str:
+    """The plain progress line, e.g. for logs: done/total, percent, rate, counts, concurrency."""
+    percent = progress.done * 100 // progress.total if progress.total else 100
+    ok = progress.counts.get(model.OK, 0)
+    failed = progress.counts.get(model.FAILED, 0)
+    text = (
+        f"batchtool: {progress.done}/{progress.total} rows ({percent}%), "
+        f"{progress.rate:.0f} rows/s, ok {ok}, failed {failed}"
+    )
+    # Other statuses (a skipped row after an auth refusal, say) only when they happen.
+    for status, count in progress.counts.items():
+        if status not in (model.OK, model.FAILED):
+            text += f", {status} {count}"
+    if progress.concurrency is not None:
+        text += f", concurrency {progress.concurrency}"
+        if progress.mean_concurrency is not None:
+            text += f" (avg {progress.mean_concurrency:.1f})"
+    return text
+
+
+class TextProgress:
+    """An event sink for people: a live bar on a terminal, plain lines anywhere else.
+
+    ``tty=None`` asks the stream. Pass ``interval_s`` to the run as its progress interval.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = sys.stderr if stream is None else stream
+        if tty is None:
+            isatty = getattr(self._stream, "isatty", None)
+            tty = bool(isatty()) if isatty is not None else False
+        self._tty = tty
+        self._clock = clock
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
+
+    @property
+    def interval_s(self) -> float:
+        return BAR_INTERVAL_S if self._tty else LINE_INTERVAL_S
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunProgress):
+            self._progress(event)
+        elif isinstance(event, RunNote):
+            self._say(f"batchtool: {event.text}")
+        elif isinstance(event, RunStarted):
+            if self._tty and event.to_send:
+                self._start_bar(event.to_send)
+        elif isinstance(event, RunFinished):
+            self.close()
+
+    def _start_bar(self, total: int) -> None:
+        self._bar = RichProgress(
+            TextColumn("batchtool"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} rows/s"),
+            TextColumn("ok {task.fields[ok]}, failed {task.fields[failed]}"),
+            TextColumn("{task.fields[limit]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=self._stream, force_terminal=True),
+            transient=True,
+            # stdout may be a pipe the user reads: never route it through the bar.
+            redirect_stdout=False,
+            get_time=self._clock,
+        )
+        self._task = self._bar.add_task("rows", total=total, rate="0", ok=0, failed=0, limit="")
+        self._bar.start()
+
+    def _progress(self, progress: RunProgress) -> None:
+        if self._bar is None or self._task is None:
+            self._stream.write(progress_line(progress) + "\n")
+            self._stream.flush()
+            return
+        limit = "" if progress.concurrency is None else f"concurrency {progress.concurrency}"
+        self._bar.update(
+            self._task,
+            completed=progress.done,
+            rate=f"{progress.rate:,.0f}",
+            ok=progress.counts.get(model.OK, 0),
+            failed=progress.counts.get(model.FAILED, 0),
+            limit=limit,
+        )
+
+    def _say(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            self._stream.write(text + "\n")
             self._stream.flush()
 
-    def line(self, now: float | None = None) -> str:
-        """The plain progress line, e.g. for logs: done/total, percent, rate and counts."""
-        at = self._clock() if now is None else now
-        percent = self.done * 100 // self.total if self.total else 100
-        text = (
-            f"batchtool: {self.done}/{self.total} rows ({percent}%), "
-            f"{self._rate(at):.0f} rows/s, ok {self.ok}, failed {self.failed}"
-        )
-        # Other statuses (a skipped row after an auth refusal, say) only when they happen.
-        for status, count in self.counts.items():
-            if status not in (model.OK, model.FAILED):
-                text += f", {status} {count}"
-        return text
+    def _stop_bar(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.stop()
 
     def close(self) -> None:
-        """Stop the bar (it disappears; the summary follows). Plain mode writes nothing more."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._bar is not None and self._task is not None:
-            now = self._clock()
-            self._bar.update(
-                self._task,
-                completed=self.done,
-                rate=f"{self._rate(now):,.0f}",
-                ok=self.ok,
-                failed=self.failed,
-            )
-            self._bar.stop()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        """Stop the bar if it is drawing (a run that ends in an error never says finished)."""
+        self._stop_bar()
 
 
 def _one_line(text: str, width: int = _ERROR_WIDTH) -> str:

@@ -18,7 +18,7 @@ from typing import Final
 
 import polars as pl
 
-from batchtool import api, errors, model
+from batchtool import api, errors, model, plan
 
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "row",
@@ -59,6 +59,7 @@ _EXCEL_MAX_ROWS: Final = 1_048_575
 #: Status order in summaries: the outcomes a person looks for first.
 _STATUS_ORDER: Final[tuple[str, ...]] = (
     model.OK,
+    model.UNCHANGED,
     model.VALID,
     model.FAILED,
     model.INVALID,
@@ -163,17 +164,17 @@ def build_results(
 ) -> pl.LazyFrame:
     """The results as a lazy query: result columns, then the input columns as the user wrote them.
 
-    ``outcomes=None`` is a dry run (``valid``/``invalid``); otherwise each valid row takes its
-    outcome, and a valid row without one is ``skipped`` with ``unsent_reason``.
+    A row's status, first match wins: the preset a selection step gave it (``unchanged``,
+    ``skipped``), ``invalid``, then for a dry run (``outcomes=None``) ``valid``, otherwise
+    its outcome, or ``skipped`` with ``unsent_reason`` when it has none.
     """
-    valid = pl.col("_valid").fill_null(False)
+    valid = pl.col(plan.VALID).fill_null(False)
+    preset = pl.col(plan.PRESET_STATUS)
     if outcomes is None:
         frame = planned
-        status = pl.when(valid).then(pl.lit(model.VALID)).otherwise(pl.lit(model.INVALID))
-        error = pl.col("_error")
-        http_status = pl.lit(None, dtype=pl.Int64)
-        attempts = pl.lit(0, dtype=pl.Int64)
-        elapsed_ms = pl.lit(None, dtype=pl.Int64)
+        sent = pl.lit(False)
+        unsent = pl.lit(model.VALID)
+        unsent_error = pl.lit(None, dtype=pl.String)
     else:
         # One outcome per row whatever the caller passed: a duplicate would duplicate the row.
         right = (
@@ -183,33 +184,40 @@ def build_results(
             .with_columns(_o_hit=pl.lit(True))
         )
         frame = planned.join(right.lazy(), on="row", how="left", maintain_order="left")
-        sent = valid & pl.col("_o_hit").fill_null(False)
-        status = (
-            pl.when(~valid)
-            .then(pl.lit(model.INVALID))
-            .when(sent)
-            .then(pl.col("_o_status"))
-            .otherwise(pl.lit(model.SKIPPED))
-        )
-        error = (
-            pl.when(~valid)
-            .then(pl.col("_error"))
-            .when(sent)
-            .then(pl.col("_o_error"))
-            .otherwise(pl.lit(unsent_reason))
-        )
-        http_status = pl.when(sent).then(pl.col("_o_http_status"))
-        attempts = pl.when(sent).then(pl.col("_o_attempts")).otherwise(pl.lit(0, dtype=pl.Int64))
-        elapsed_ms = pl.when(sent).then(pl.col("_o_elapsed_ms"))
+        sent = valid & preset.is_null() & pl.col("_o_hit").fill_null(False)
+        unsent = pl.lit(model.SKIPPED)
+        unsent_error = pl.lit(unsent_reason)
 
+    def pick(
+        for_preset: pl.Expr, for_invalid: pl.Expr, for_sent: pl.Expr, rest: pl.Expr
+    ) -> pl.Expr:
+        return (
+            pl.when(preset.is_not_null())
+            .then(for_preset)
+            .when(~valid)
+            .then(for_invalid)
+            .when(sent)
+            .then(for_sent)
+            .otherwise(rest)
+        )
+
+    def outcome(name: str) -> pl.Expr:
+        # Without outcomes (a dry run) no row is sent, so this branch is never taken.
+        dtype = OUTCOME_SCHEMA[name]
+        return pl.col(f"_o_{name}") if outcomes is not None else pl.lit(None, dtype=dtype)
+
+    none = pl.lit(None, dtype=pl.Int64)
+    zero = pl.lit(0, dtype=pl.Int64)
+    status = pick(preset, pl.lit(model.INVALID), outcome("status"), unsent)
+    error = pick(pl.col(plan.PRESET_ERROR), pl.col(plan.ERROR), outcome("error"), unsent_error)
     return frame.select(
         pl.col("row").cast(pl.Int64),
         status.cast(pl.String).alias("status"),
         pl.col(api.OPERATION_COLUMN).cast(pl.String).alias("operation"),
-        http_status.cast(pl.Int64).alias("http_status"),
-        attempts.cast(pl.Int64).alias("attempts"),
+        pick(none, none, outcome("http_status"), none).cast(pl.Int64).alias("http_status"),
+        pick(zero, zero, outcome("attempts"), zero).cast(pl.Int64).alias("attempts"),
         error.cast(pl.String).alias("error"),
-        elapsed_ms.cast(pl.Int64).alias("elapsed_ms"),
+        pick(none, none, outcome("elapsed_ms"), none).cast(pl.Int64).alias("elapsed_ms"),
         *(_input_expr(column, headers[column], name) for column, name in _output_names(headers)),
     )
 

@@ -1,220 +1,79 @@
 """A whole run, start to finish: read -> plan -> dispatch -> journal -> results. The CLI calls this.
 
-The data flows one way. Every row ends in the results file exactly once, in input order; a
-live run records each finished row in the journal before it counts as done, so a crash or
-Ctrl-C loses nothing that ``resume=True`` cannot finish.
+A run is the same few steps whatever kind of run it is; a dry run, a --strict refusal, a
+canary and a resumed run differ in data (which rows are sent, why the others are not), not
+in branches of their own:
+
+1. settle   check the options; refuse an output that is the input, before anything is read.
+2. snapshot copy the input privately; everything after reads only that copy (one version).
+3. plan     read and validate every row; selection steps give rows that need no sending a
+            status of their own (``plan.preset``).
+4. send     unless it is a dry run: open the journal, send what is left (all of it, the first
+            N for a canary, nothing under --strict with invalid rows), each finished row
+            journaled before it counts.
+5. finish   write the results file, summarise, close the journal (complete when nothing is
+            left to send), report.
+
+Every row ends in the results file exactly once, in input order, so a crash or Ctrl-C loses
+nothing that ``resume=True`` cannot finish. Polars work runs in a worker thread, so a caller
+serving other requests on the same event loop (the ops page) stays responsive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
-import threading
+import functools
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 import polars as pl
 
-from batchtool import api, model
-from batchtool.client import Client, make_session
+from batchtool import api, model, snapshot
 from batchtool.config import Credentials
-from batchtool.dispatch import DispatchConfig, dispatch
+from batchtool.dispatch import DispatchConfig
 from batchtool.errors import UsageError
-from batchtool.journal import Journal, fingerprint
-from batchtool.plan import PlanSummary, plan_frame, requests_from, summarise
-from batchtool.progress import Progress
+from batchtool.events import EventSink, RunFinished, ignore
+from batchtool.journal import journal_path, lock_path
+from batchtool.options import Job, ReadOptions
+from batchtool.plan import PlanSummary, plan_frame, requests_from, summarise, to_send
+from batchtool.progress import LINE_INTERVAL_S, TextProgress
 from batchtool.reader import InputTable, polars_errors, read_input
+from batchtool.report import (
+    EXIT_ABORTED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_ALL_OK,
+    EXIT_OK,
+    EXIT_USAGE,
+    RunReport,
+    exit_code,
+)
 from batchtool.results import (
     ResultSummary,
     build_results,
     check_results_path,
     default_results_path,
-    outcomes_frame,
     summarise_results,
     write_results,
 )
+from batchtool.sending import Sender, Sent
 
-EXIT_OK = 0
-EXIT_NOT_ALL_OK = 1
-EXIT_USAGE = 2
-EXIT_ABORTED = 3
-EXIT_INTERRUPTED = 130
+__all__ = [
+    "EXIT_ABORTED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_ALL_OK",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ReadOptions",
+    "RunReport",
+    "run_batch",
+    "run_batch_async",
+]
 
-#: Rows pulled from polars at a time while sending: big enough to amortise polars'
-#: per-batch cost, small enough that memory stays flat whatever the file size.
-SEND_BATCH_ROWS = 4096
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read and plan the input file; recorded in the journal so a resume reads it alike."""
-
-    fmt: str | None = None
-    sheet: str | None = None
-    encoding: str | None = None
-    column_map: Mapping[str, str] = field(default_factory=dict)
-    ignore_columns: Sequence[str] = ()
-    operation: str | None = None
-
-    def journal_options(self) -> dict[str, object]:
-        return {
-            "format": self.fmt,
-            "sheet": self.sheet,
-            "encoding": self.encoding,
-            "map": dict(sorted(self.column_map.items())),
-            "ignore_columns": sorted(self.ignore_columns),
-            "operation": self.operation,
-        }
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """What a run did; ``exit_code`` follows DESIGN §5."""
-
-    input_path: Path
-    results_path: Path
-    dry_run: bool
-    plan: PlanSummary
-    summary: ResultSummary
-    elapsed_s: float
-    exit_code: int
-    aborted: str | None = None
-    interrupted: bool = False
-    sample_requests: tuple[str, ...] = ()
-    resumed_ok: int = 0
-    notes: tuple[str, ...] = ()
-
-
-def _mask_form(form: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else v}" for k, v in form)
-
-
-def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:
-    head = planned.filter(pl.col("_valid")).head(n).collect()
-    return tuple(
-        f"PATCH {api.endpoint_url(base_url, r.operation)}  {_mask_form(r.form)}"
-        for r in requests_from(head)
-    )
-
-
-def _requests(planned: pl.LazyFrame, skip_rows: pl.DataFrame) -> Iterator[model.Request]:
-    """Valid rows still to send, streamed from polars in batches (never all at once)."""
-    todo = planned.filter(pl.col("_valid"))
-    if skip_rows.height:
-        todo = todo.join(skip_rows.lazy(), on="row", how="anti", maintain_order="left")
-    for batch in todo.collect_batches(chunk_size=SEND_BATCH_ROWS):
-        yield from requests_from(batch)
-
-
-def _exit_code(summary: ResultSummary, *, dry_run: bool, aborted: bool, interrupted: bool) -> int:
-    if interrupted:
-        return EXIT_INTERRUPTED
-    if aborted:
-        return EXIT_ABORTED
-    good = model.VALID if dry_run else model.OK
-    return EXIT_OK if summary.counts.get(good, 0) == summary.total else EXIT_NOT_ALL_OK
-
-
-@contextlib.asynccontextmanager
-async def _simulator() -> AsyncIterator[Credentials]:
-    # Imported here: the simulator (aiohttp.web) is not needed by ordinary runs.
-    from batchtool.simulator import Simulator
-
-    sim = Simulator()
-    await sim.start()
-    try:
-        yield Credentials(sim.base_url, sim.api_username, sim.api_key)
-    finally:
-        await sim.stop()
-
-
-class _Signals:
-    """First SIGINT/SIGTERM: stop starting rows. Second: leave at once (the journal is safe)."""
-
-    def __init__(self, stop: asyncio.Event, stream: TextIO | None) -> None:
-        self._stop = stop
-        self._stream = stream
-        self._installed: list[signal.Signals] = []
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return  # only the main thread may own signals (e.g. run from an Airflow worker thread)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-            self._installed.append(sig)
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        if self._stop.is_set():
-            self._say("batchtool: second interrupt — quitting now; finish later with --resume")
-            os._exit(EXIT_INTERRUPTED)
-        self._stop.set()
-        self._say(
-            f"batchtool: {sig.name} — finishing requests in flight, starting no new rows "
-            "(interrupt again to quit at once)"
-        )
-
-    def _say(self, text: str) -> None:
-        stream = self._stream or sys.stderr
-        with contextlib.suppress(Exception):
-            print(text, file=stream, flush=True)
-
-    def uninstall(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in self._installed:
-            loop.remove_signal_handler(sig)
-        self._installed.clear()
-
-
-def run_batch(
-    input_path: str | Path,
-    *,
-    credentials: Credentials | None = None,
-    dry_run: bool = False,
-    strict: bool = False,
-    results_path: str | Path | None = None,
-    read: ReadOptions | None = None,
-    dispatch_config: DispatchConfig | None = None,
-    timeout_s: float = 30.0,
-    resume: bool = False,
-    restart: bool = False,
-    journal: bool = True,
-    quiet: bool = True,
-    progress_stream: TextIO | None = None,
-    handle_signals: bool = False,
-    stop: asyncio.Event | None = None,
-    simulate: bool = False,
-) -> RunReport:
-    """Run a batch from code (e.g. an Airflow task) and return what happened.
-
-    Raises :class:`batchtool.errors.BatchtoolError` subclasses for problems that stop the run
-    before anything is sent (bad file, bad options, a journal in the way). Rows that fail are
-    not exceptions: they are in the results file and counted in ``report.summary``.
-    """
-    return asyncio.run(
-        run_batch_async(
-            input_path,
-            credentials=credentials,
-            dry_run=dry_run,
-            strict=strict,
-            results_path=results_path,
-            read=read,
-            dispatch_config=dispatch_config,
-            timeout_s=timeout_s,
-            resume=resume,
-            restart=restart,
-            journal=journal,
-            quiet=quiet,
-            progress_stream=progress_stream,
-            handle_signals=handle_signals,
-            stop=stop,
-            simulate=simulate,
-        )
-    )
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 async def run_batch_async(
@@ -230,174 +89,262 @@ async def run_batch_async(
     resume: bool = False,
     restart: bool = False,
     journal: bool = True,
+    canary: int | None = None,
     quiet: bool = True,
     progress_stream: TextIO | None = None,
+    on_event: EventSink | None = None,
+    progress_interval_s: float | None = None,
     handle_signals: bool = False,
     stop: asyncio.Event | None = None,
     simulate: bool = False,
 ) -> RunReport:
-    """The same as :func:`run_batch`, for callers that already run an event loop.
+    """Run a batch from code that already runs an event loop; :func:`run_batch` otherwise.
 
+    Raises :class:`batchtool.errors.BatchtoolError` subclasses for problems that stop the run
+    before anything is sent (bad file, bad options, a journal in the way). Rows that fail are
+    not exceptions: they are in the results file and counted in ``report.summary``.
+
+    ``canary=N`` sends only the first N rows still to send; the rest are skipped, and the
+    same call with ``resume=True`` (without ``canary``) sends them. ``on_event`` receives the
+    run's events (see :mod:`batchtool.events`), progress every ``progress_interval_s``;
+    without it, ``quiet=False`` shows text progress on ``progress_stream`` (stderr).
     ``simulate=True`` starts the built-in simulator in this process and sends to it instead
     of ``credentials``: the way to try a file without an installation.
     """
     started = time.monotonic()
-    read = read or ReadOptions()
-    config = dispatch_config or DispatchConfig()
+    job = _settle(
+        input_path,
+        results_path=results_path,
+        read=read,
+        dispatch_config=dispatch_config,
+        timeout_s=timeout_s,
+        dry_run=dry_run,
+        strict=strict,
+        resume=resume,
+        restart=restart,
+        journal=journal,
+        canary=canary,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        sink, interval = _observer(on_event, progress_interval_s, quiet, progress_stream, stack)
+        snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
+        if simulate and not job.dry_run:
+            credentials = await stack.enter_async_context(_simulator())
+        table, planned, plan = await _plan(job, snap)
+        sent: Sent | None = None
+        if not job.dry_run:
+            sender = Sender(job, credentials, sink, interval, stop, handle_signals)
+            sent = await sender.send(planned, plan, snap.fingerprint, stack)
+        else:
+            sink(job.started(plan, to_send=0))
+        base_url = credentials.base_url if credentials else "{base}"
+        report = await _finish(job, table, planned, plan, sent, base_url, started)
+        sink(RunFinished(report))
+        return report
+
+
+def _blocking(run: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, _T]:
+    """``run`` as a plain function that runs its own event loop, with the same parameters."""
+
+    @functools.wraps(run)
+    def blocking(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return asyncio.run(run(*args, **kwargs))
+
+    return blocking
+
+
+run_batch = _blocking(run_batch_async)
+run_batch.__name__ = run_batch.__qualname__ = "run_batch"
+run_batch.__doc__ = """Run a batch from code (e.g. an Airflow task) and return what happened.
+
+Takes the same arguments as :func:`run_batch_async` and runs its own event loop.
+"""
+
+
+# --- 1. settle ------------------------------------------------------------------------------
+
+
+def _settle(
+    input_path: str | Path,
+    *,
+    results_path: str | Path | None,
+    read: ReadOptions | None,
+    dispatch_config: DispatchConfig | None,
+    timeout_s: float,
+    dry_run: bool,
+    strict: bool,
+    resume: bool,
+    restart: bool,
+    journal: bool,
+    canary: int | None,
+) -> Job:
+    """The run's options, checked against each other; fails before anything is read or sent."""
     if timeout_s <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {timeout_s}")
     if resume and restart:
         raise UsageError("--resume and --restart contradict each other — choose one")
+    if canary is not None:
+        if isinstance(canary, bool) or not isinstance(canary, int) or canary < 1:
+            raise UsageError(f"--canary must be a whole number of rows, 1 or more, not {canary!r}")
+        if not journal:
+            raise UsageError(
+                "--canary needs the journal, which lets --resume send the rest — "
+                "drop --no-journal"
+            )
     path = Path(input_path)
     out = Path(results_path) if results_path else default_results_path(path)
-    check_results_path(out)  # fails now, before anything is read or sent
+    check_results_path(out)
+    snapshot.check_outputs_apart(
+        path,
+        (("results file", out), ("journal", journal_path(out)), ("lock file", lock_path(out))),
+    )
+    return Job(
+        path=path,
+        results=out,
+        read=read or ReadOptions(),
+        dispatch=dispatch_config or DispatchConfig(),
+        timeout_s=timeout_s,
+        dry_run=dry_run,
+        strict=strict,
+        resume=resume,
+        restart=restart,
+        journal=journal,
+        canary=canary if not dry_run else None,
+    )
 
-    async with contextlib.AsyncExitStack() as stack:
-        if simulate and not dry_run:
-            credentials = await stack.enter_async_context(_simulator())
-        table: InputTable = read_input(
-            path,
+
+def _observer(
+    on_event: EventSink | None,
+    interval_s: float | None,
+    quiet: bool,
+    stream: TextIO | None,
+    stack: contextlib.AsyncExitStack,
+) -> tuple[EventSink, float]:
+    """The run's event sink and progress interval: the caller's, else text (unless quiet)."""
+    if on_event is not None:
+        return on_event, interval_s or LINE_INTERVAL_S
+    if quiet:
+        return ignore, LINE_INTERVAL_S
+    text = TextProgress(stream)
+    stack.callback(text.close)  # a run that fails midway must not leave the bar drawing
+    return text, interval_s or text.interval_s
+
+
+# --- 3. plan --------------------------------------------------------------------------------
+
+
+async def _plan(
+    job: Job, snap: snapshot.Snapshot
+) -> tuple[InputTable, pl.LazyFrame, PlanSummary]:
+    """Read the snapshot and validate every row before anything is sent: a broken line 900,000
+    must stop the run while nothing has been sent yet."""
+
+    def work() -> tuple[InputTable, pl.LazyFrame, PlanSummary]:
+        read = job.read
+        table = read_input(
+            job.path,
             fmt=read.fmt,
             sheet=read.sheet,
             encoding=read.encoding,
             column_map=read.column_map,
             ignore_columns=read.ignore_columns,
+            data_path=snap.path,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
+        with polars_errors(job.path):
+            return table, planned, summarise(planned)
 
-        if dry_run:
-            with polars_errors(path):
-                results = build_results(planned, table.headers, outcomes=None)
-                write_results(results, out)
-                plan = summarise(planned)
-                summary = summarise_results(results)
-            base = credentials.base_url if credentials else "{base}"
-            return RunReport(
-                input_path=path,
-                results_path=out,
-                dry_run=True,
-                plan=plan,
-                summary=summary,
-                elapsed_s=time.monotonic() - started,
-                exit_code=_exit_code(summary, dry_run=True, aborted=False, interrupted=False),
-                sample_requests=_sample_requests(planned, base),
+    return await asyncio.to_thread(work)
+
+
+# --- 4. send --------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _simulator() -> AsyncIterator[Credentials]:
+    # Imported here: the simulator (aiohttp.web) is not needed by ordinary runs.
+    from batchtool.simulator import Simulator
+
+    sim = Simulator()
+    await sim.start()
+    try:
+        yield Credentials(sim.base_url, sim.api_username, sim.api_key)
+    finally:
+        await sim.stop()
+
+
+# --- 5. finish ------------------------------------------------------------------------------
+
+
+async def _finish(
+    job: Job,
+    table: InputTable,
+    planned: pl.LazyFrame,
+    plan: PlanSummary,
+    sent: Sent | None,
+    base_url: str,
+    started: float,
+) -> RunReport:
+    """Write the results, close the journal, and say what happened."""
+
+    def write() -> ResultSummary:
+        with polars_errors(job.path):
+            results = build_results(
+                planned,
+                table.headers,
+                outcomes=sent.outcomes if sent else None,
+                unsent_reason=sent.unsent_reason if sent else "not sent",
             )
+            write_results(results, job.results)
+            return summarise_results(results)
 
-        # Read and validate the whole file before sending anything: a broken line 900,000
-        # must stop the run while nothing has been sent yet.
-        with polars_errors(path):
-            plan = summarise(planned)
-        if credentials is None:
-            raise UsageError(
-                "a live run needs credentials — pass them, or use --dry-run or --simulate"
+    summary = await asyncio.to_thread(write)
+    dispatched = sent.dispatched if sent else None
+    aborted = dispatched.aborted if dispatched else None
+    interrupted = dispatched.interrupted if dispatched else False
+    code = exit_code(summary, aborted=bool(aborted), interrupted=interrupted)
+    # Nothing left to send: every row that is not ok was deliberately not sent (a preset).
+    unsent = summary.counts.get(model.SKIPPED, 0) - plan.preset.get(model.SKIPPED, 0)
+    complete = code == EXIT_OK and unsent == 0
+    notes = list(sent.notes) if sent else []
+    if sent is not None and sent.journal is not None:
+        if job.canary is not None and unsent and not (aborted or interrupted):
+            notes.append(
+                f"canary: {unsent} row(s) not sent yet — run the same command with --resume "
+                "(without --canary) to send them"
             )
-
-        notes: list[str] = []
-        if strict and plan.invalid:
-            reason = f"not sent: --strict and {plan.invalid} row(s) are invalid"
-            with polars_errors(path):
-                results = build_results(
-                    planned, table.headers, outcomes=outcomes_frame(()), unsent_reason=reason
-                )
-                write_results(results, out)
-                summary = summarise_results(results)
-            return RunReport(
-                input_path=path,
-                results_path=out,
-                dry_run=False,
-                plan=plan,
-                summary=summary,
-                elapsed_s=time.monotonic() - started,
-                exit_code=EXIT_NOT_ALL_OK,
-                notes=(f"--strict: {plan.invalid} invalid row(s), nothing was sent",),
+        elif code != EXIT_OK:
+            notes.append(
+                "to send the rows that are not ok again: add --resume "
+                f"(journal {sent.journal.path})"
             )
+        # Complete: --resume then sends nothing, and the next plain run on this results path
+        # (tomorrow's cron job) is not refused.
+        sent.journal.close(complete=complete)
+    return RunReport(
+        input_path=job.path,
+        results_path=job.results,
+        dry_run=job.dry_run,
+        plan=plan,
+        summary=summary,
+        elapsed_s=time.monotonic() - started,
+        exit_code=code,
+        aborted=aborted,
+        interrupted=interrupted,
+        sample_requests=_sample_requests(planned, base_url) if job.dry_run else (),
+        resumed_ok=sent.resumed_ok if sent else 0,
+        notes=tuple(notes),
+        requests_sent=dispatched.requests_sent if dispatched else 0,
+    )
 
-        jr: Journal | None = None
-        recorded: list[model.Outcome] = []
-        if journal:
-            jr = Journal.open(
-                out,
-                input_fingerprint=fingerprint(path),
-                options=read.journal_options(),
-                resume=resume,
-                restart=restart,
-            )
-        try:
-            previous = jr.previous() if jr else outcomes_frame(())
-            done_ok = previous.filter(pl.col("status") == model.OK).select("row")
-            to_send = plan.valid - done_ok.height
-            if done_ok.height:
-                notes.append(f"resumed: {done_ok.height} row(s) already ok were not sent again")
 
-            progress = Progress(to_send, stream=progress_stream, quiet=quiet)
+def _mask_form(form: Sequence[tuple[str, str]]) -> str:
+    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else v}" for k, v in form)
 
-            def on_outcome(outcome: model.Outcome) -> None:
-                if jr is not None:
-                    jr.record(outcome)
-                else:
-                    recorded.append(outcome)
-                progress.advance(outcome)
 
-            stop_event = stop or asyncio.Event()
-            signals = _Signals(stop_event, progress_stream)
-            loop = asyncio.get_running_loop()
-            if handle_signals:
-                signals.install(loop)
-            try:
-                async with make_session(config.concurrency, timeout_s) as session:
-                    client = Client(
-                        session, credentials.base_url, credentials.api_username, credentials.api_key
-                    )
-                    with polars_errors(path):
-                        report = await dispatch(
-                            _requests(planned, done_ok),
-                            client,
-                            config,
-                            on_outcome=on_outcome,
-                            stop=stop_event,
-                        )
-            finally:
-                signals.uninstall(loop)
-                progress.close()
-
-            if report.aborted:
-                unsent = f"not sent: run aborted — {report.aborted}"
-            elif report.interrupted:
-                unsent = "interrupted"
-            else:
-                unsent = "not sent"
-            outcomes = jr.outcomes() if jr else outcomes_frame(recorded)
-            with polars_errors(path):
-                results = build_results(
-                    planned, table.headers, outcomes=outcomes, unsent_reason=unsent
-                )
-                write_results(results, out)
-                summary = summarise_results(results)
-            code = _exit_code(
-                summary, dry_run=False, aborted=bool(report.aborted), interrupted=report.interrupted
-            )
-            if code != EXIT_OK and jr is not None:
-                notes.append(
-                    f"to send the rows that are not ok again: add --resume (journal {jr.path})"
-                )
-        except BaseException:
-            if jr is not None:
-                jr.close()
-            raise
-        if jr is not None:
-            # Every row ok: the journal is marked complete, so --resume sends nothing and the
-            # next plain run on this results path (tomorrow's cron job) is not refused.
-            jr.close(complete=code == EXIT_OK)
-        return RunReport(
-            input_path=path,
-            results_path=out,
-            dry_run=False,
-            plan=plan,
-            summary=summary,
-            elapsed_s=time.monotonic() - started,
-            exit_code=code,
-            aborted=report.aborted,
-            interrupted=report.interrupted,
-            resumed_ok=done_ok.height,
-            notes=tuple(notes),
-        )
+def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:
+    head = planned.filter(to_send()).head(n).collect()
+    return tuple(
+        f"PATCH {api.endpoint_url(base_url, r.operation)}  {_mask_form(r.form)}"
+        for r in requests_from(head)
+    )

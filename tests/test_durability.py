@@ -227,7 +227,10 @@ def test_second_run_on_the_same_results_is_refused(simulator_process: Any, tmp_p
     base_url = simulator_process("--customers", str(ROWS), "--latency-ms", "20", "--seed", "4")
     src = write_input(tmp_path / "in.csv")
     out = tmp_path / "in.results.csv"
-    first = subprocess.Popen(batchtool(src, out, "--quiet"), env=env_for(base_url))
+    # One request at a time (about 8 s in all): still running however slowly the second starts.
+    first = subprocess.Popen(
+        batchtool(src, out, "--quiet", "--concurrency", "1"), env=env_for(base_url)
+    )
     try:
         wait_for_log(base_url, 10)
         second = subprocess.run(

@@ -395,6 +395,8 @@ def test_output_columns_rows_and_ignored_columns() -> None:
         "_error",
         "_lookup_key",
         "_lookup_value",
+        "_preset_status",
+        "_preset_error",
     ]
     assert dict(planned.collect_schema()) == dict(out.schema)
     assert out["row"].to_list() == [1, 2, 3]

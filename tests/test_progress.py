@@ -6,7 +6,8 @@ import io
 from pathlib import Path
 
 from batchtool import model
-from batchtool.progress import Progress, render_summary
+from batchtool.events import Event, RunNote, RunProgress, RunStarted, ignore
+from batchtool.progress import Progress, TextProgress, progress_line, render_summary
 from batchtool.results import ResultSummary
 
 
@@ -22,9 +23,14 @@ def outcome(status: str = model.OK) -> model.Outcome:
     return model.Outcome(row=1, status=status, http_status=200, attempts=1)
 
 
+def started(to_send: int) -> RunStarted:
+    return RunStarted(Path("in.csv"), Path("in.results.csv"), False, to_send, to_send)
+
+
 def test_plain_lines_every_interval() -> None:
     clock, out = FakeClock(), io.StringIO()
-    progress = Progress(5000, stream=out, tty=False, interval_s=10.0, clock=clock)
+    text = TextProgress(out, tty=False, clock=clock)
+    progress = Progress(5000, sink=text, interval_s=10.0, clock=clock)
     for i in range(1190):
         clock.now = 100.0 + i * 0.005
         progress.advance(outcome())
@@ -39,43 +45,74 @@ def test_plain_lines_every_interval() -> None:
     assert out.getvalue().count("\n") == 1  # throttled until 10 s after the last line
     clock.now = 120.0
     progress.advance(outcome(model.SKIPPED))
-    progress.close()
+    text.close()
     lines = out.getvalue().splitlines()
     assert lines[1] == "batchtool: 1202/5000 rows (24%), 60 rows/s, ok 1191, failed 10, skipped 1"
     assert len(lines) == 2  # close adds nothing: the summary follows
 
 
-def test_quiet_writes_nothing() -> None:
-    clock, out = FakeClock(), io.StringIO()
-    progress = Progress(3, stream=out, quiet=True, tty=True, interval_s=1.0, clock=clock)
+def test_progress_reaches_any_sink_with_the_counts_and_the_limit() -> None:
+    clock, seen = FakeClock(), list[Event]()
+    progress = Progress(3, sink=seen.append, interval_s=1.0, clock=clock)
+    progress.set_limit(4)
+    clock.now += 1
+    progress.set_limit(8)  # 4 for 1 s, then 8 for 1 s: a mean of 6
+    clock.now += 1
+    progress.advance(outcome())
+    assert seen == [
+        RunProgress(
+            done=1,
+            total=3,
+            counts={"ok": 1},
+            elapsed_s=2.0,
+            rate=0.5,
+            concurrency=8,
+            mean_concurrency=6.0,
+        )
+    ]
+    assert progress_line(progress.snapshot()) == (
+        "batchtool: 1/3 rows (33%), 0 rows/s, ok 1, failed 0, concurrency 8 (avg 6.0)"
+    )
+
+
+def test_nothing_watching_still_counts() -> None:
+    clock = FakeClock()
+    progress = Progress(3, sink=ignore, interval_s=1.0, clock=clock)
     for i in range(3):
         clock.now += 5 * (i + 1)
         progress.advance(outcome())
-    progress.close()
-    assert out.getvalue() == ""
     assert progress.done == 3
-    assert progress.ok == 3
+    assert progress.counts == {"ok": 3}
 
 
 def test_not_a_terminal_is_detected_from_the_stream() -> None:
     clock, out = FakeClock(), io.StringIO()  # StringIO.isatty() is False
-    progress = Progress(2, stream=out, interval_s=1.0, clock=clock)
+    text = TextProgress(out, clock=clock)
+    assert text.interval_s == 10.0
+    progress = Progress(2, sink=text, interval_s=1.0, clock=clock)
     clock.now += 2
     progress.advance(outcome())
-    progress.close()
-    assert out.getvalue() == "batchtool: 1/2 rows (50%), 0 rows/s, ok 1, failed 0\n"
+    text(RunNote("SIGINT — finishing requests in flight", level="warning"))
+    assert out.getvalue() == (
+        "batchtool: 1/2 rows (50%), 0 rows/s, ok 1, failed 0\n"
+        "batchtool: SIGINT — finishing requests in flight\n"
+    )
 
 
 def test_terminal_bar_renders_and_closes() -> None:
     clock, out = FakeClock(), io.StringIO()
-    with Progress(10, stream=out, tty=True, clock=clock) as progress:
-        for _ in range(10):
-            clock.now += 0.2
-            progress.advance(outcome())
-    text = out.getvalue()
-    assert "10/10" in text
-    assert "ok 10, failed 0" in text
-    assert "\x1b[" in text  # terminal control codes, i.e. a live bar
+    text = TextProgress(out, tty=True, clock=clock)
+    assert text.interval_s == 0.1
+    text(started(10))
+    progress = Progress(10, sink=text, interval_s=text.interval_s, clock=clock)
+    for _ in range(10):
+        clock.now += 0.2
+        progress.advance(outcome())
+    text.close()
+    rendered = out.getvalue()
+    assert "10/10" in rendered
+    assert "ok 10, failed 0" in rendered
+    assert "\x1b[" in rendered  # terminal control codes, i.e. a live bar
 
 
 def test_render_summary_live() -> None:

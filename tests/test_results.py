@@ -11,7 +11,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from batchtool import model, results
+from batchtool import model, plan, results
 from batchtool.errors import UsageError
 
 SECRET = "hunter2-secret"
@@ -45,6 +45,14 @@ def planned() -> pl.LazyFrame:
             "_lookup_value": ["191", "192", "-193", "194"],
         },
         schema_overrides={"row": pl.Int64},
+    ).pipe(no_presets)
+
+
+def no_presets(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The preset columns plan_frame adds, with no selection step having set any."""
+    return frame.with_columns(
+        pl.lit(None, dtype=pl.String).alias(plan.PRESET_STATUS),
+        pl.lit(None, dtype=pl.String).alias(plan.PRESET_ERROR),
     )
 
 
@@ -142,7 +150,7 @@ def test_input_order_kept_with_shuffled_outcomes() -> None:
             "_error": [None] * n,
         },
         schema_overrides={"row": pl.Int64, "_error": pl.String},
-    )
+    ).pipe(no_presets)
     done = results.outcomes_frame(
         model.Outcome(r, model.OK, 200, 1, None, 1) for r in reversed(rows) if r % 3
     )
@@ -166,7 +174,7 @@ def test_header_collisions_case_insensitive() -> None:
             "_error": [None],
         },
         schema_overrides={"row": pl.Int64, "_error": pl.String},
-    )
+    ).pipe(no_presets)
     headers = {"customer_id": "status", "ignored:Status": "Status", "ignored:row": "row"}
     frame = results.build_results(lazy, headers, outcomes=None).collect()
     assert frame.columns[len(results.RESULT_COLUMNS) :] == [

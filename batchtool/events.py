@@ -1,0 +1,75 @@
+"""What a run tells whoever watches it, as it goes: started, progress, notes, finished.
+
+The run emits these to one ``EventSink`` (any callable). The terminal bar, plain log lines,
+JSON log lines and the ops page are all sinks: each renders the same events its own way, so
+none of them needs to know how the run works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from batchtool.report import RunReport
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """The input is read and checked; sending (if any) starts now.
+
+    ``to_send``: rows this run will try to send (0 in a dry run or when nothing may be sent).
+    ``options``: how the run was asked for, for logs; never holds a secret.
+    """
+
+    input_path: Path
+    results_path: Path
+    dry_run: bool
+    rows: int
+    to_send: int
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where sending stands: rows finished of ``total``, counts per status, the pace.
+
+    ``concurrency`` is the current limit on requests in flight and ``mean_concurrency`` its
+    time-weighted mean so far; both None when the engine does not report them.
+    """
+
+    done: int
+    total: int
+    counts: Mapping[str, int]
+    elapsed_s: float
+    rate: float
+    concurrency: int | None = None
+    mean_concurrency: float | None = None
+
+
+@dataclass(frozen=True)
+class RunNote:
+    """Something a person watching should know now (an interrupt, a warning about the input)."""
+
+    text: str
+    level: Literal["info", "warning"] = "info"
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run is over and its results file written; ``report`` says what happened."""
+
+    report: RunReport
+
+
+Event = RunStarted | RunProgress | RunNote | RunFinished
+EventSink = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The sink of a run nobody watches."""
+
+
+__all__ = ["Event", "EventSink", "RunFinished", "RunNote", "RunProgress", "RunStarted", "ignore"]

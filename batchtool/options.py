@@ -1,0 +1,68 @@
+"""A run's options: how to read the input (``ReadOptions``) and the whole run, settled (``Job``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batchtool.dispatch import DispatchConfig
+from batchtool.events import RunStarted
+from batchtool.plan import PlanSummary
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read and plan the input file; recorded in the journal so a resume reads it alike."""
+
+    fmt: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    column_map: Mapping[str, str] = field(default_factory=dict)
+    ignore_columns: Sequence[str] = ()
+    operation: str | None = None
+
+    def journal_options(self) -> dict[str, object]:
+        return {
+            "format": self.fmt,
+            "sheet": self.sheet,
+            "encoding": self.encoding,
+            "map": dict(sorted(self.column_map.items())),
+            "ignore_columns": sorted(self.ignore_columns),
+            "operation": self.operation,
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run's settled options: what to read, where to write, what to send and how."""
+
+    path: Path
+    results: Path
+    read: ReadOptions
+    dispatch: DispatchConfig
+    timeout_s: float
+    dry_run: bool
+    strict: bool
+    resume: bool
+    restart: bool
+    journal: bool
+    canary: int | None
+
+    def started(self, plan: PlanSummary, *, to_send: int) -> RunStarted:
+        """The event that opens the run's account, with its options (never a secret)."""
+        options: dict[str, object] = {
+            **self.read.journal_options(),
+            "dry_run": self.dry_run,
+            "strict": self.strict,
+            "resume": self.resume,
+            "canary": self.canary,
+        }
+        return RunStarted(
+            input_path=self.path,
+            results_path=self.results,
+            dry_run=self.dry_run,
+            rows=plan.total,
+            to_send=to_send,
+            options=options,
+        )

@@ -1,0 +1,135 @@
+"""The input is never harmed and a run reads one version of it (issue 9, part 1).
+
+- An output of the run (results, journal, lock) that is the input file is refused before
+  anything is read or sent: by name, through a symlink, through a hard link.
+- An input rewritten while a run goes (an export job overlapping) changes nothing the run
+  does: the server gets the version the run started with, and the results say so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from batchtool import Credentials, events, run_batch_async, snapshot
+from batchtool.cli import main
+from batchtool.journal import journal_path
+from batchtool.simulator import Simulator
+
+ORIGINAL = "operation,customer_id,firstname\nset,1,Ann\nset,2,Bob\n"
+REWRITTEN = "operation,customer_id,firstname\nset,1,Zed\nset,2,Yan\n"
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize(
+    "dry_run", [pytest.param(True, id="dry-run"), pytest.param(False, id="live")]
+)
+@pytest.mark.parametrize(
+    "link",
+    [
+        pytest.param(None, id="same-name"),
+        pytest.param("symlink", id="symlink"),
+        pytest.param("hardlink", id="hard-link"),
+    ],
+)
+def test_results_over_the_input_are_refused_and_the_input_is_untouched(
+    tmp_path: Path, dry_run: bool, link: str | None
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ORIGINAL, encoding="utf-8")
+    out = src
+    if link == "symlink":
+        out = tmp_path / "out.csv"
+        out.symlink_to(src)
+    elif link == "hardlink":
+        out = tmp_path / "out.csv"
+        os.link(src, out)
+    args = ["run", str(src), "--results", str(out), "--dry-run" if dry_run else "--simulate"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"batchtool: error: the results file {out} is the input file {src} — writing it "
+        "would destroy the input; choose another --results path\n"
+    )
+    assert src.read_text(encoding="utf-8") == ORIGINAL
+
+
+def test_a_journal_that_would_be_the_input_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    src = journal_path(out)  # an input file unluckily named like the journal of --results
+    src.write_text(ORIGINAL, encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["run", str(src), "--format", "csv", "--results", str(out), "--simulate"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "the journal" in result.output and "is the input file" in result.output
+    assert src.read_text(encoding="utf-8") == ORIGINAL
+
+
+async def test_an_input_rewritten_mid_run_changes_nothing_the_run_does(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ORIGINAL, encoding="utf-8")
+    out = tmp_path / "in.results.csv"
+
+    def rewrite_when_sending_starts(event: events.Event) -> None:
+        # The cron overlap: the export job rewrites the file after the run has read it.
+        if isinstance(event, events.RunStarted):
+            src.write_text(REWRITTEN, encoding="utf-8")
+
+    report = await run_batch_async(
+        src,
+        credentials=Credentials(simulator.base_url, simulator.api_username, simulator.api_key),
+        results_path=out,
+        on_event=rewrite_when_sending_starts,
+    )
+    assert report.exit_code == 0
+    sent = sorted(entry.form["firstname"] for entry in simulator.log)
+    assert sent == ["Ann", "Bob"]
+    assert [r["firstname"] for r in read_results(out)] == ["Ann", "Bob"]
+    # The journal's fingerprint is the sent version's, so a resume compares against it.
+    sent_version = tmp_path / "sent.csv"
+    sent_version.write_text(ORIGINAL, encoding="utf-8")
+    header = json.loads(journal_path(out).read_text(encoding="utf-8").splitlines()[0])
+    assert header["fingerprint"] == snapshot.fingerprint(sent_version)
+    assert header["fingerprint"] != snapshot.fingerprint(src)
+
+
+async def test_a_dry_run_reports_the_version_it_checked(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ORIGINAL, encoding="utf-8")
+    out = tmp_path / "in.results.csv"
+
+    def rewrite(event: events.Event) -> None:
+        if isinstance(event, events.RunStarted):
+            src.write_text("operation,customer_id,firstname\nset,,Zed\n", encoding="utf-8")
+
+    report = await run_batch_async(src, dry_run=True, results_path=out, on_event=rewrite)
+    assert report.exit_code == 0
+    assert [(r["status"], r["firstname"]) for r in read_results(out)] == [
+        ("valid", "Ann"),
+        ("valid", "Bob"),
+    ]
+
+
+def test_no_private_copy_is_left_behind(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ORIGINAL, encoding="utf-8")
+    out = tmp_path / "in.results.csv"
+    result = CliRunner().invoke(main, ["run", str(src), "--simulate", "--results", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.csv",
+        "in.results.csv",
+        "in.results.csv.journal",
+    ]
