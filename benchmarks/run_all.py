@@ -86,15 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     reps = args.reps or (1 if args.quick else 3)
-    # Only a full, default run replaces benchmarks/RESULTS.md; partial or quick runs go to out/.
-    if args.results_md:
-        out_md = args.results_md
-    elif args.quick:
-        out_md = OUT / "RESULTS-quick.md"
-    elif args.only:
-        out_md = OUT / "RESULTS-partial.md"
-    else:
-        out_md = BENCH / "RESULTS.md"
     OUT.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
@@ -102,34 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("simulator", "batchtool"):
         print(f"{tool}: {tools.status(tool)}", file=sys.stderr)
     planned = [runner.plan(sc, args.quick, tools) for sc in chosen]
-    # Every input exists before the first measurement, so making one disturbs no run.
-    made: set[Path] = set()
-    for p in planned:
-        if not p.skipped:
-            p.inputs = p.scenario.inputs(p.rows)
-            for path in {p.inputs.csv, *p.inputs.files.values()} - made:
-                print(f"input: {path}", file=sys.stderr)
-                made.add(path)
+    _make_inputs(planned)
     env = runner.contestant_env()
     runner.warm_up([p for p in planned if not p.skipped], env)
-
     info = report.machine()
-    for p in planned:
-        if p.skipped:
-            print(f"scenario {p.scenario.number}: skipped: {p.skipped}", file=sys.stderr)
-            continue
-        print(f"scenario {p.scenario.number}: {p.title}", file=sys.stderr, flush=True)
-        try:
-            runner.run_scenario(p, reps, env, tools)
-        except RuntimeError as e:  # a server would not start
-            p.skipped = str(e).splitlines()[0]
-            print(f"  aborted: {e}", file=sys.stderr)
+    _run(planned, reps, env, tools)
 
     extras = [] if args.no_simulator_bench or args.quick else report.simulator_bench(300)
     command = shlex.join(["benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
     text = report.render(
         planned, command=command, reps=reps, quick=args.quick, info=info, extras=extras
     )
+    out_md = _report_path(args)
     out_md.write_text(text)
     verdicts = report.verdicts(planned)
     raw = {
@@ -143,6 +118,45 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"wrote {out_md} in {time.perf_counter() - t_start:.0f} s", file=sys.stderr)
     return 1 if args.strict and any(v.passed is False for v in verdicts) else 0
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    """Only a full, default run replaces benchmarks/RESULTS.md; others go to out/."""
+    if args.results_md:
+        return Path(args.results_md)
+    if args.quick:
+        return OUT / "RESULTS-quick.md"
+    if args.only:
+        return OUT / "RESULTS-partial.md"
+    return BENCH / "RESULTS.md"
+
+
+def _make_inputs(planned: Sequence[runner.Planned]) -> None:
+    """Every input exists before the first measurement, so making one disturbs no run."""
+    made: set[Path] = set()
+    for p in planned:
+        if p.skipped:
+            continue
+        p.inputs = p.scenario.inputs(p.rows)
+        for path in [p.inputs.csv, *p.inputs.files.values()]:
+            if path not in made:
+                print(f"input: {path}", file=sys.stderr)
+                made.add(path)
+
+
+def _run(
+    planned: Sequence[runner.Planned], reps: int, env: dict[str, str], tools: runner.Tools
+) -> None:
+    for p in planned:
+        if p.skipped:
+            print(f"scenario {p.scenario.number}: skipped: {p.skipped}", file=sys.stderr)
+            continue
+        print(f"scenario {p.scenario.number}: {p.title}", file=sys.stderr, flush=True)
+        try:
+            runner.run_scenario(p, reps, env, tools)
+        except RuntimeError as e:  # a server would not start
+            p.skipped = str(e).splitlines()[0]
+            print(f"  aborted: {e}", file=sys.stderr)
 
 
 if __name__ == "__main__":
