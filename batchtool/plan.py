@@ -7,6 +7,7 @@ earlier run with --only-failed). A row with a preset is never sent; see :func:`p
 
 from __future__ import annotations
 
+import functools
 import heapq
 import string
 from collections.abc import Callable, Iterator, Sequence
@@ -96,7 +97,12 @@ def _translate(text: pl.Expr, table: _Table) -> pl.Expr:
 
 
 _OPERATION_TABLE: Final = _table(api.OPERATION_ALIASES)
-_KEEP_TABLE: Final = _table(_keep_suggestions())
+
+
+@functools.cache
+def _keep_table() -> _Table:
+    # Built on first use: it takes ~60 ms, and most files have no keep column to check.
+    return _table(_keep_suggestions())
 
 
 def normalise_operation(name: str) -> str | None:
@@ -142,13 +148,14 @@ def plan_frame(frame: pl.LazyFrame, *, default_operation: str | None = None) -> 
     # five times dominated the cost.
     helpers = {
         _NORMALISED: normalised,
-        _BAD_KEEP: _unknown_keep_names(col(api.KEEP)),
+        **({_BAD_KEEP: _unknown_keep_names(col(api.KEEP))} if api.KEEP in present else {}),
         **{
             _given_name(i): _given(col, refused)
             for i, (refused, _) in enumerate(_refused_details())
         },
     }
-    error = pl.concat_str(_reasons(col, raw_op), separator=_SEPARATOR, ignore_nulls=True)
+    reasons = _reasons(col, raw_op, has_keep=api.KEEP in present)
+    error = pl.concat_str(reasons, separator=_SEPARATOR, ignore_nulls=True)
     return (
         frame.with_columns(
             *(expr.alias(name) for name, expr in helpers.items()),
@@ -231,8 +238,11 @@ def _check_columns(names: Sequence[str], *, has_default: bool) -> None:
         )
 
 
-def _reasons(col: _ColumnGetter, raw_op: pl.Expr) -> list[pl.Expr]:
-    """One String expression per rule: the reason when the row breaks it, else null."""
+def _reasons(col: _ColumnGetter, raw_op: pl.Expr, *, has_keep: bool) -> list[pl.Expr]:
+    """One String expression per rule: the reason when the row breaks it, else null.
+
+    Without a keep column no keep rule can break, so none is built (nor its lookup table).
+    """
     op = pl.col(_NORMALISED)
     unknown_op = op.is_null()
     key = pl.col(LOOKUP_KEY)
@@ -286,7 +296,8 @@ def _reasons(col: _ColumnGetter, raw_op: pl.Expr) -> list[pl.Expr]:
             "password cannot be REMOVE — the API does not allow removing a password",
         )
     )
-    reasons.extend(_keep_reasons(col(api.KEEP), may_take(api.KEEP), op))
+    if has_keep:
+        reasons.extend(_keep_reasons(col(api.KEEP), may_take(api.KEEP), op))
     reasons.extend(_misplaced_params(op))
     email = col("email")
     reasons.append(
@@ -325,7 +336,7 @@ def _keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]
     messages = []
     for index in range(_SUGGESTED_KEEP_NAMES):
         name = bad.list.get(index, null_on_oob=True)
-        guess = _translate(name.str.to_lowercase(), _KEEP_TABLE)
+        guess = _translate(name.str.to_lowercase(), _keep_table())
         hint = pl.concat_str(pl.lit(" — did you mean '"), guess, pl.lit("'?"))
         messages.append(pl.concat_str(unknown(name), hint.fill_null("")))
     rest = bad.list.slice(_SUGGESTED_KEEP_NAMES)
@@ -441,6 +452,8 @@ class PlanSummary:
 
     ``valid`` counts the rows to send (valid and without a preset status), ``invalid`` the
     invalid rows without one; ``preset`` counts the rows a selection step settled, by status.
+    ``top_reasons``: the most common reasons rows will not be sent (invalid or preset), with
+    their counts.
     """
 
     total: int
@@ -449,24 +462,39 @@ class PlanSummary:
     by_operation: dict[str, int]
     invalid_examples: list[tuple[int, str]]
     preset: dict[str, int] = field(default_factory=dict)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
 
 
-def summarise(planned: pl.LazyFrame, *, examples: int = 20) -> PlanSummary:
-    """Rows to send per operation, preset counts and the first ``examples`` invalid rows, in
-    one streaming pass."""
+def summarise(planned: pl.LazyFrame, *, examples: int = 20, top: int = 5) -> PlanSummary:
+    """Rows to send per operation, preset counts, the first ``examples`` invalid rows and the
+    ``top`` most common reasons not to send, reading the input once.
+
+    Separate queries collected together rather than one select: gathering the examples inside
+    an aggregation holds whole columns in memory while streaming; a filtered ``head`` does not.
+    """
     free = pl.col(PRESET_STATUS).is_null()
     valid = to_send()
     invalid = ~pl.col(VALID) & free
-    counts = planned.select(
+    counts_query = planned.select(
         pl.len().alias("total"),
         valid.sum().alias("valid"),
         invalid.sum().alias("invalid"),
         *((valid & (pl.col(api.OPERATION_COLUMN) == o)).sum().alias(o) for o in api.OPERATIONS),
-        pl.col(ROW).filter(invalid).head(examples).implode().alias("rows"),
-        pl.col(ERROR).filter(invalid).head(examples).implode().alias("errors"),
         *((pl.col(PRESET_STATUS) == s).sum().alias(f"preset {s}") for s in PRESET_STATUSES),
-    ).collect(engine="streaming")
-    assert isinstance(counts, pl.DataFrame)
+    )
+    examples_query = planned.filter(invalid).select(ROW, ERROR).head(examples)
+    reason = pl.when(free).then(pl.col(ERROR)).otherwise(pl.col(PRESET_ERROR)).alias("reason")
+    reasons_query = (
+        planned.select(reason)
+        .filter(pl.col("reason").is_not_null())
+        .group_by("reason")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "reason"], descending=[True, False])
+        .head(top)
+    )
+    counts, first_invalid, reasons = pl.collect_all(
+        [counts_query, examples_query, reasons_query], engine="streaming"
+    )
     first = counts.row(0, named=True)
     presets = {s: int(first[f"preset {s}"] or 0) for s in PRESET_STATUSES}
     return PlanSummary(
@@ -474,6 +502,7 @@ def summarise(planned: pl.LazyFrame, *, examples: int = 20) -> PlanSummary:
         valid=int(first["valid"] or 0),
         invalid=int(first["invalid"] or 0),
         by_operation={o: int(first[o] or 0) for o in api.OPERATIONS if first[o]},
-        invalid_examples=list(zip(first["rows"], first["errors"], strict=True)),
+        invalid_examples=[(int(row), str(error)) for row, error in first_invalid.iter_rows()],
         preset={status: n for status, n in presets.items() if n},
+        top_reasons=[(str(text), int(n)) for text, n in reasons.iter_rows()],
     )

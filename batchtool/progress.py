@@ -12,11 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
+from typing import Any, TextIO
 
 from batchtool import model, results
 from batchtool.events import Event, EventSink, RunFinished, RunNote, RunProgress, RunStarted
@@ -135,8 +131,8 @@ class TextProgress:
             tty = bool(isatty()) if isatty is not None else False
         self._tty = tty
         self._clock = clock
-        self._bar: RichProgress | None = None
-        self._task: TaskID | None = None
+        self._bar: Any = None  # a rich Progress, imported only when a bar is drawn
+        self._task: Any = None
 
     @property
     def interval_s(self) -> float:
@@ -154,6 +150,11 @@ class TextProgress:
             self.close()
 
     def _start_bar(self, total: int) -> None:
+        # Imported here: rich costs ~50 ms to load, and logs and dry runs never draw a bar.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
         self._bar = RichProgress(
             TextColumn("batchtool"),
             BarColumn(),

@@ -19,6 +19,7 @@ from typing import Final
 import polars as pl
 
 from batchtool import api, errors, model, plan
+from batchtool.plan import PlanSummary
 
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "row",
@@ -309,6 +310,37 @@ def write_results(results: pl.LazyFrame, path: Path) -> None:
         _fsync_path(path.parent, directory=True)
 
 
+def read_back(path: Path) -> pl.LazyFrame:
+    """``row``, ``status``, ``operation`` and ``error`` of a results file batchtool wrote.
+
+    Summaries are taken from the file itself: reading four columns back costs far less than
+    reading and validating the input again, and the summary is then what the file says.
+    The formula guard of CSV and Excel files is undone on ``error``, the one column of these
+    that can hold a server's or a user's words.
+    """
+    fmt = results_format(path)
+    if fmt == "parquet":
+        frame = pl.scan_parquet(path)
+    elif fmt == "csv":
+        frame = pl.scan_csv(path, infer_schema=False)
+    elif fmt == "jsonl":
+        frame = pl.scan_ndjson(path, infer_schema_length=None)
+    else:
+        frame = pl.read_excel(path, columns=list(_READ_BACK), infer_schema_length=0).lazy()
+    error = pl.col("error").cast(pl.String)
+    if fmt in ("csv", "xlsx"):
+        error = error.str.replace(r"^'([=+\-@\t\r])", "${1}")
+    return frame.select(
+        pl.col("row").cast(pl.Int64),
+        pl.col("status").cast(pl.String),
+        pl.col("operation").cast(pl.String),
+        error.alias("error"),
+    )
+
+
+_READ_BACK: Final = ("row", "status", "operation", "error")
+
+
 @dataclass(frozen=True)
 class ResultSummary:
     """Counts by status (fixed order), the most common errors with counts, the row total."""
@@ -316,6 +348,39 @@ class ResultSummary:
     counts: dict[str, int]
     top_errors: list[tuple[str, int]]
     total: int
+
+
+def dry_run_plan(path: Path, *, examples: int = 20, top: int = 5) -> PlanSummary:
+    """The plan as a dry run's results file at ``path`` shows it (status valid or invalid, or
+    a preset), so a dry run reads its input only once: while writing that file."""
+    slim = read_back(path)
+    status = pl.col("status")
+    counts_query = slim.group_by("status", "operation").agg(pl.len().alias("n"))
+    examples_query = slim.filter(status == model.INVALID).select("row", "error").head(examples)
+    counts, first_invalid = pl.collect_all([counts_query, examples_query], engine="streaming")
+    by_status: dict[str, int] = {}
+    by_operation: dict[str, int] = {}
+    for found, operation, n in counts.iter_rows():
+        by_status[found] = by_status.get(found, 0) + n
+        if found == model.VALID:
+            by_operation[operation] = by_operation.get(operation, 0) + n
+    return PlanSummary(
+        total=sum(by_status.values()),
+        valid=by_status.get(model.VALID, 0),
+        invalid=by_status.get(model.INVALID, 0),
+        by_operation={op: by_operation[op] for op in api.OPERATIONS if op in by_operation},
+        invalid_examples=[(int(row), str(error)) for row, error in first_invalid.iter_rows()],
+        preset={s: by_status[s] for s in plan.PRESET_STATUSES if by_status.get(s)},
+        top_reasons=summarise_results(slim, top).top_errors,
+    )
+
+
+def dry_run_summary(plan: PlanSummary) -> ResultSummary:
+    """A dry run's results summary, which its plan already holds."""
+    found = {model.VALID: plan.valid, model.INVALID: plan.invalid, **plan.preset}
+    order = {status: i for i, status in enumerate(_STATUS_ORDER)}
+    counts = {s: n for s, n in sorted(found.items(), key=lambda item: order[item[0]]) if n}
+    return ResultSummary(counts=counts, top_errors=list(plan.top_reasons), total=plan.total)
 
 
 def summarise_results(results: pl.LazyFrame, top: int = 5) -> ResultSummary:

@@ -27,7 +27,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 import polars as pl
 
@@ -38,7 +38,13 @@ from batchtool.errors import UsageError
 from batchtool.events import EventSink, RunFinished, ignore
 from batchtool.journal import journal_path, lock_path
 from batchtool.options import Job, ReadOptions
-from batchtool.plan import PlanSummary, plan_frame, requests_from, summarise, to_send
+from batchtool.plan import (
+    PlanSummary,
+    plan_frame,
+    requests_from,
+    summarise,
+    to_send,
+)
 from batchtool.progress import LINE_INTERVAL_S, TextProgress
 from batchtool.reader import InputTable, polars_errors, read_input
 from batchtool.report import (
@@ -55,10 +61,12 @@ from batchtool.results import (
     build_results,
     check_results_path,
     default_results_path,
+    dry_run_plan,
+    dry_run_summary,
+    read_back,
     summarise_results,
     write_results,
 )
-from batchtool.sending import Sender, Sent
 
 __all__ = [
     "EXIT_ABORTED",
@@ -71,6 +79,9 @@ __all__ = [
     "run_batch",
     "run_batch_async",
 ]
+
+if TYPE_CHECKING:
+    from batchtool.sending import Sent
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -132,13 +143,16 @@ async def run_batch_async(
             credentials = await stack.enter_async_context(_simulator())
         table, planned, plan = await _plan(job, snap)
         sent: Sent | None = None
-        if not job.dry_run:
+        if plan is not None:
+            # Imported here: aiohttp takes ~150 ms to load, which a dry run has no use for.
+            from batchtool.sending import Sender
+
             sender = Sender(job, credentials, sink, interval, stop, handle_signals)
             sent = await sender.send(planned, plan, snap.fingerprint, stack)
-        else:
-            sink(job.started(plan, to_send=0))
         base_url = credentials.base_url if credentials else "{base}"
         report = await _finish(job, table, planned, plan, sent, base_url, started)
+        if plan is None:
+            sink(job.started(report.plan, to_send=0))  # a dry run is checked only now
         sink(RunFinished(report))
         return report
 
@@ -235,11 +249,12 @@ def _observer(
 
 async def _plan(
     job: Job, snap: snapshot.Snapshot
-) -> tuple[InputTable, pl.LazyFrame, PlanSummary]:
-    """Read the snapshot and validate every row before anything is sent: a broken line 900,000
-    must stop the run while nothing has been sent yet."""
+) -> tuple[InputTable, pl.LazyFrame, PlanSummary | None]:
+    """Read the snapshot and, for a live run, validate every row before anything is sent: a
+    broken line 900,000 must stop the run while nothing has been sent yet. A dry run
+    validates while it writes its results instead (one pass over the input)."""
 
-    def work() -> tuple[InputTable, pl.LazyFrame, PlanSummary]:
+    def work() -> tuple[InputTable, pl.LazyFrame, PlanSummary | None]:
         read = job.read
         table = read_input(
             job.path,
@@ -251,6 +266,8 @@ async def _plan(
             data_path=snap.path,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
+        if job.dry_run:
+            return table, planned, None
         with polars_errors(job.path):
             return table, planned, summarise(planned)
 
@@ -280,14 +297,18 @@ async def _finish(
     job: Job,
     table: InputTable,
     planned: pl.LazyFrame,
-    plan: PlanSummary,
+    checked: PlanSummary | None,
     sent: Sent | None,
     base_url: str,
     started: float,
 ) -> RunReport:
-    """Write the results, close the journal, and say what happened."""
+    """Write the results, close the journal, and say what happened.
 
-    def write() -> ResultSummary:
+    ``checked``: the plan's summary, taken before sending; None for a dry run, which takes it
+    while it writes the results.
+    """
+
+    def write() -> tuple[PlanSummary, ResultSummary]:
         with polars_errors(job.path):
             results = build_results(
                 planned,
@@ -296,9 +317,13 @@ async def _finish(
                 unsent_reason=sent.unsent_reason if sent else "not sent",
             )
             write_results(results, job.results)
-            return summarise_results(results)
+            if checked is not None:
+                return checked, summarise_results(read_back(job.results))
+            # A dry run checks every row while it writes the results: one pass over the input.
+            summarised = dry_run_plan(job.results)
+            return summarised, dry_run_summary(summarised)
 
-    summary = await asyncio.to_thread(write)
+    plan, summary = await asyncio.to_thread(write)
     dispatched = sent.dispatched if sent else None
     aborted = dispatched.aborted if dispatched else None
     interrupted = dispatched.interrupted if dispatched else False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -218,18 +219,52 @@ def frame(n: int) -> pl.DataFrame:
     return df.drop("i")
 
 
+MIXED_OPERATIONS = ("lock", "unlock", "forget")
+
+
+def mixed_frame(n: int) -> pl.DataFrame:
+    """Issue 9's dry-run file: 7 columns, every fourth row a ``set`` with every field, the
+    others lock/unlock/forget with only the customer id (empty cells elsewhere)."""
+    full = frame(n)
+    i = pl.int_range(0, n, dtype=pl.UInt64)
+    is_set = (i % 4) == 3
+    detail = ("firstname", "lastname", "email", "zip")
+    return full.with_columns(
+        pl.when(is_set)
+        .then(pl.lit("set"))
+        .otherwise(_pick(MIXED_OPERATIONS, i))
+        .alias("operation"),
+        *(pl.when(is_set).then(pl.col(c)).alias(c) for c in detail),
+        pl.when(is_set).then(pl.col("city")).alias("custom1"),
+    ).select("operation", "customer_id", *detail, "custom1")
+
+
+def mixed_path_for(n: int) -> Path:
+    return DATA_DIR / f"mixed7_{n}.csv"
+
+
+def ensure_mixed(n: int, *, force: bool = False) -> Path:
+    """Write the ``n``-row mixed 7-column file unless it is already there."""
+    return _ensure(mixed_path_for(n), n, mixed_frame, force=force)
+
+
 def path_for(n: int) -> Path:
     return DATA_DIR / f"set_details_{n}.csv"
 
 
 def ensure(n: int, *, force: bool = False) -> Path:
     """Write the ``n``-row file unless it is already there with the right row count."""
-    path = path_for(n)
+    return _ensure(path_for(n), n, frame, force=force)
+
+
+def _ensure(
+    path: Path, n: int, make: Callable[[int], pl.DataFrame], *, force: bool = False
+) -> Path:
     if not force and path.exists() and _line_count(path) == n + 1:
         return path
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
-    frame(n).write_csv(tmp)
+    make(n).write_csv(tmp)
     tmp.replace(path)
     return path
 

@@ -12,11 +12,13 @@ import csv
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from batchtool import Credentials, events, run_batch_async, snapshot
+from batchtool import Credentials, events, plan, run_batch_async, snapshot
 from batchtool.cli import main
 from batchtool.journal import journal_path
 from batchtool.simulator import Simulator
@@ -105,16 +107,22 @@ async def test_an_input_rewritten_mid_run_changes_nothing_the_run_does(
     assert header["fingerprint"] != snapshot.fingerprint(src)
 
 
-async def test_a_dry_run_reports_the_version_it_checked(tmp_path: Path) -> None:
+async def test_a_dry_run_reports_the_version_it_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = tmp_path / "in.csv"
     src.write_text(ORIGINAL, encoding="utf-8")
     out = tmp_path / "in.results.csv"
 
-    def rewrite(event: events.Event) -> None:
-        if isinstance(event, events.RunStarted):
-            src.write_text("operation,customer_id,firstname\nset,,Zed\n", encoding="utf-8")
+    def plan_then_rewrite(frame: pl.LazyFrame, **options: Any) -> pl.LazyFrame:
+        # Planning is lazy: the rows are read later, while the results are written. The
+        # export job rewrites the file in between.
+        planned = plan.plan_frame(frame, **options)
+        src.write_text("operation,customer_id,firstname\nset,,Zed\n", encoding="utf-8")
+        return planned
 
-    report = await run_batch_async(src, dry_run=True, results_path=out, on_event=rewrite)
+    monkeypatch.setattr("batchtool.runner.plan_frame", plan_then_rewrite)
+    report = await run_batch_async(src, dry_run=True, results_path=out)
     assert report.exit_code == 0
     assert [(r["status"], r["firstname"]) for r in read_results(out)] == [
         ("valid", "Ann"),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from batchtool import api, errors
 from batchtool.model import Request
-from batchtool.plan import PlanSummary, plan_frame, requests_from, summarise
+from batchtool.plan import PlanSummary, plan_frame, preset, requests_from, summarise, to_send
 
 OPS_TEXT = "set_customer_details, lock, unlock or forget"
 NO_LOOKUP = "no lookup key — fill customer_id, subscription_id or orderid"
@@ -529,7 +529,31 @@ def test_summarise() -> None:
             (2, f"unknown operation 'nope' — use {OPS_TEXT}"),
             (5, "set_customer_details needs at least one field to change"),
         ],
+        top_reasons=[
+            ("no lookup key — fill customer_id, subscription_id or orderid", 1),
+            ("set_customer_details needs at least one field to change", 1),
+            (f"unknown operation 'nope' — use {OPS_TEXT}", 1),
+        ],
     )
+
+
+def test_summarise_counts_presets_and_their_reasons() -> None:
+    rows: list[dict[str, str | None]] = [
+        {"operation": "lock", "customer_id": str(i)} for i in range(1, 6)
+    ]
+    rows.append({"operation": "lock"})
+    planned = plan_frame(frame(rows))
+    planned = preset(planned, pl.col("customer_id").is_in(["1", "2"]), "unchanged")
+    planned = preset(planned, pl.col("customer_id") == "3", "skipped", "ok in the earlier run")
+    planned = preset(planned, pl.col("customer_id") == "1", "skipped", "first preset wins")
+    summary = summarise(planned)
+    assert (summary.valid, summary.invalid) == (2, 1)
+    assert summary.preset == {"unchanged": 2, "skipped": 1}
+    assert summary.top_reasons == [
+        ("no lookup key — fill customer_id, subscription_id or orderid", 1),
+        ("ok in the earlier run", 1),
+    ]
+    assert [r.row for r in requests_from(planned.filter(to_send()).collect())] == [4, 5]
 
 
 def test_summarise_empty_input() -> None:
