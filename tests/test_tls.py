@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import ipaddress
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ import pytest
 import trustme
 from click.testing import CliRunner, Result
 from conftest import LoopThread
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from batchtool import Credentials, DispatchConfig, Network, resolve_credentials, run_batch
 from batchtool.cli import main
@@ -195,32 +200,55 @@ def test_each_certificate_problem_has_its_own_words(
     assert ("failed", message) in statuses(unlocks.with_suffix(".results.csv"))
 
 
-def test_a_self_signed_certificate_is_named_and_can_be_trusted(
-    ca: trustme.CA, ca_bundle: Path, serve: Callable[[ssl.SSLContext], Simulator], tmp_path: Path
-) -> None:
-    # A CA's own certificate is self-signed: served as the server's, it is what a staging
-    # installation with a home-made certificate shows. It is made out to no host name, so
-    # once trusted the name check refuses it: the point here is the first message.
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    key = tmp_path / "self-signed.key"
-    ca.private_key_pem.write_to_path(str(key))
-    context.load_cert_chain(ca_bundle, key)
-    sim = serve(context)
-    src = tmp_path / "one.csv"
-    src.write_text("operation,customer_id\nunlock,1\n")
-    report = run_batch(
-        src,
-        credentials=Credentials(sim.base_url, sim.api_username, sim.api_key),
-        results_path=tmp_path / "r.csv",
-    )
-    assert statuses(tmp_path / "r.csv") == [
-        (
-            "failed",
-            "TLS: the certificate of 127.0.0.1 is self-signed, so nothing vouches for it — if it "
-            "is the installation's own, pass that certificate with --ca-bundle PATH",
+def self_signed(host: str, directory: Path) -> tuple[Path, Path]:
+    """A certificate signed by its own key, as a staging installation makes one: files of the
+    certificate and of its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "staging")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
         )
-    ]
-    assert report.exit_code == 1
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "staging.pem", directory / "staging.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_a_self_signed_certificate_is_named_and_can_be_trusted(
+    serve: Callable[[ssl.SSLContext], Simulator], unlocks: Path, tmp_path: Path
+) -> None:
+    cert, key = self_signed("127.0.0.1", tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    sim = serve(context)
+    message = (
+        "TLS: the certificate of 127.0.0.1 is self-signed, so nothing vouches for it — if it "
+        "is the installation's own, pass that certificate with --ca-bundle PATH"
+    )
+    refused = run_cli(sim, unlocks)
+    assert refused.exit_code == 3, refused.output
+    assert f"the first 3 rows: {message}\n" in refused.output
+    trusted = run_cli(sim, unlocks, "--ca-bundle", str(cert))
+    assert trusted.exit_code == 0, trusted.output
+    assert sim.requests_served == ROWS
 
 
 def test_https_to_a_plain_http_port_is_told_in_words(
