@@ -82,11 +82,15 @@ class Network:
         source = f" (from {self.proxy_source})" if self.proxy_source else ""
         return f"through proxy {redact(self.proxy)}{source}"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """The run's TLS settings. Raises :class:`UsageError` for a missing or invalid file.
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The run's TLS settings; None when the system's trust store is all there is (the
+        HTTP client then uses its own default context, built once at import).
 
-        Blocking (reads the system's trust store and the files): call it once per run.
+        Raises :class:`UsageError` for a missing or invalid file. Blocking (reads the
+        system's trust store and the files): call it once per run.
         """
+        if self.ca_bundle is None and self.client_cert is None:
+            return None
         context = ssl.create_default_context()  # system trust, certificates and names checked
         context.set_alpn_protocols(["http/1.1"])  # what aiohttp's own default context offers
         if self.ca_bundle is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from batchtool.errors import UsageError
 
@@ -39,33 +39,34 @@ def normalise_proxy_url(url: str, source: str) -> str:
     text = url.strip()
     if "://" not in text:
         text = "http://" + text  # as curl and requests read a proxy without a scheme
-    parts = urlsplit(text)
+    example = "give e.g. http://proxy.example.com:3128"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise UsageError(f"proxy '{redact(url)}' from {source} is malformed — {example}") from None
     if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
         raise UsageError(
             f"proxy '{redact(url)}' from {source} is not an http:// or https:// proxy URL "
-            "— give e.g. http://proxy.example.com:3128"
+            f"— {example}"
         )
-    try:
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        raise UsageError(
-            f"proxy '{redact(url)}' from {source} has an invalid port — "
-            "give e.g. http://proxy.example.com:3128"
-        ) from None
     return text
 
 
 def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``: fit to print, log or show in a repr."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable proxy URL>"
-    if parts.password is None:
+    """``url`` with its password replaced by ``***``: fit to print, log or show in a repr.
+
+    Works on the text, not on a parsed URL, so that a malformed URL is masked too; everything
+    up to the last ``@`` counts as credentials, to err on the safe side.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
     user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def choose_proxy(

@@ -45,6 +45,7 @@ def test_the_bundle_is_trusted_besides_the_system_store(ca: trustme.CA, tmp_path
     ca.cert_pem.write_to_path(str(bundle))
     system = ssl.create_default_context().cert_store_stats()["x509_ca"]
     context = Network(ca_bundle=bundle).ssl_context()
+    assert context is not None
     assert context.cert_store_stats()["x509_ca"] == system + 1
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 

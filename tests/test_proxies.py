@@ -126,9 +126,15 @@ def test_no_proxy_compares_the_default_port_of_the_scheme() -> None:
         ),
         pytest.param(
             "http://p:port",
-            "proxy 'http://p:port' from $HTTPS_PROXY has an invalid port — "
+            "proxy 'http://p:port' from $HTTPS_PROXY is malformed — "
             "give e.g. http://proxy.example.com:3128",
             id="bad-port",
+        ),
+        pytest.param(
+            "http://[proxy",
+            "proxy 'http://[proxy' from $HTTPS_PROXY is malformed — "
+            "give e.g. http://proxy.example.com:3128",
+            id="bad-brackets",
         ),
         pytest.param(
             "http://",
@@ -151,6 +157,8 @@ def test_a_proxy_that_is_not_usable_is_named_without_its_password(value: str, me
         pytest.param("http://alice@p:3128", "http://alice@p:3128", id="user-only"),
         pytest.param("http://p:3128", "http://p:3128", id="plain"),
         pytest.param("http://a%40b:p%3Aw@p:3128/", "http://a%40b:***@p:3128/", id="escaped"),
+        pytest.param("alice:s3cret@p:3128", "alice:***@p:3128", id="no-scheme"),
+        pytest.param("http://alice:s3[cret@p", "http://alice:***@p", id="malformed"),
     ],
 )
 def test_redact(url: str, shown: str) -> None:
