@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -87,9 +88,7 @@ class Sender:
             )
         self._job = job
         self._credentials = credentials
-        # A missing or invalid CA bundle or client certificate stops the run here, before a
-        # journal exists and before anything is sent.
-        self._ssl_context = credentials.network.ssl_context()
+        self._ssl_context: ssl.SSLContext | None = None
         self._sink = sink
         self._interval_s = interval_s
         self._stop = stop or asyncio.Event()
@@ -110,6 +109,9 @@ class Sender:
                 f"not sent: --strict and {plan.invalid} row(s) are invalid",
                 notes=(f"--strict: {plan.invalid} invalid row(s), nothing was sent",),
             )
+        # A missing or invalid CA bundle or client certificate stops the run here, before a
+        # journal exists and before anything is sent. Reading the files blocks: in a thread.
+        self._ssl_context = await asyncio.to_thread(self._credentials.network.ssl_context)
         journal = self._open_journal(fingerprint)
         if journal is not None:
             stack.callback(journal.close)  # closing twice is harmless; this is for errors

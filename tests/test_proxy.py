@@ -18,6 +18,7 @@ from conftest import LoopThread
 
 from batchtool import resolve_credentials, run_batch
 from batchtool.cli import main
+from batchtool.events import Event, RunNote, RunStarted
 from batchtool.simulator import Simulator
 
 ROWS = 6
@@ -242,7 +243,12 @@ def test_python_api_takes_the_proxy_from_the_environment(
         ca_bundle=ca_bundle,
         environ={"HTTPS_PROXY": proxy.url()},
     )
-    report = run_batch(unlocks, credentials=credentials, results_path=tmp_path / "r.csv")
+    events: list[Event] = []
+    report = run_batch(
+        unlocks, credentials=credentials, results_path=tmp_path / "r.csv", on_event=events.append
+    )
     assert report.exit_code == 0, report.summary
-    assert f"through proxy {proxy.url()} (from $HTTPS_PROXY)" in report.notes
+    # Said as the run starts, right after the event that opens it.
+    assert isinstance(events[0], RunStarted)
+    assert events[1] == RunNote(f"through proxy {proxy.url()} (from $HTTPS_PROXY)")
     assert_tunnelled(proxy, sim)
