@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from batchtool.config import Credentials, resolve_credentials
     from batchtool.dispatch import DispatchConfig
     from batchtool.errors import BatchtoolError, InputError, JournalError, UsageError
+    from batchtool.network import Network
     from batchtool.options import ReadOptions
     from batchtool.report import RunReport
     from batchtool.runner import run_batch, run_batch_async
@@ -35,6 +36,7 @@ _EXPORTS = {
     "DispatchConfig": "batchtool.dispatch",
     "InputError": "batchtool.errors",
     "JournalError": "batchtool.errors",
+    "Network": "batchtool.network",
     "ReadOptions": "batchtool.options",
     "RunReport": "batchtool.report",
     "UsageError": "batchtool.errors",
@@ -49,6 +51,7 @@ __all__ = [
     "DispatchConfig",
     "InputError",
     "JournalError",
+    "Network",
     "ReadOptions",
     "RunReport",
     "UsageError",

@@ -100,6 +100,35 @@ def _read_options(f: F) -> F:
     return f
 
 
+def _network_options(f: F) -> F:
+    """Options that say how to reach the installation from inside a company network."""
+    decorators = [
+        click.option(
+            "--ca-bundle",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="PEM file of CA certificates to trust besides the system's (a company CA).",
+        ),
+        click.option(
+            "--client-cert",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="PEM client certificate, for an installation behind mutual TLS.",
+        ),
+        click.option(
+            "--client-key",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Its private key, if not in the --client-cert file (chmod 600).",
+        ),
+        click.option(
+            "--proxy",
+            metavar="URL",
+            help="http(s) proxy to go through; default: $HTTPS_PROXY / $HTTP_PROXY, NO_PROXY.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="batchtool")
 def main() -> None:
@@ -130,9 +159,12 @@ def main() -> None:
 @click.option("--api-username", envvar="BATCHTOOL_API_USERNAME", show_envvar=True)
 @click.option(
     "--api-key",
-    envvar="BATCHTOOL_API_KEY",
-    show_envvar=True,
-    help="Prefer the environment variable: options show up in process lists.",
+    help="Prefer $BATCHTOOL_API_KEY or a key file: options show up in process lists.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose first line is the key (chmod 600); or $BATCHTOOL_API_KEY_FILE.",
 )
 @click.option("--profile", help="A [profiles.NAME] table of the config file.")
 @click.option(
@@ -146,6 +178,7 @@ def main() -> None:
     is_flag=True,
     help="Allow plain http:// to a host that is not this machine (sends the key in clear).",
 )
+@_network_options
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True)
 @click.option(
     "--rate-limit",
@@ -195,9 +228,14 @@ def run(
     base_url: str | None,
     api_username: str | None,
     api_key: str | None,
+    api_key_file: Path | None,
     profile: str | None,
     config_path: Path | None,
     allow_insecure_http: bool,
+    ca_bundle: Path | None,
+    client_cert: Path | None,
+    client_key: Path | None,
+    proxy: str | None,
     concurrency: int,
     rate_limit: float | None,
     max_attempts: int,
@@ -228,9 +266,14 @@ def run(
                 base_url=base_url,
                 api_username=api_username,
                 api_key=api_key,
+                api_key_file=api_key_file,
                 profile=profile,
                 config_path=config_path,
                 allow_insecure_http=allow_insecure_http,
+                ca_bundle=ca_bundle,
+                client_cert=client_cert,
+                client_key=client_key,
+                proxy=proxy,
             )
         report = run_batch(
             file,

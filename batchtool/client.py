@@ -12,6 +12,7 @@ import html
 import json
 import math
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,7 @@ import aiohttp
 from yarl import URL
 
 from batchtool import api, model
+from batchtool.network import explain_certificate_error, explain_handshake_error
 
 #: Statuses worth sending again: the server or something in front of it was briefly unable.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -46,18 +48,29 @@ def _user_agent() -> str:
         return "batchtool"
 
 
-def make_session(concurrency: int, timeout_s: float) -> aiohttp.ClientSession:
+def make_session(
+    concurrency: int,
+    timeout_s: float,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    proxy: str | None = None,
+) -> aiohttp.ClientSession:
     """The run's one HTTP session: ``concurrency`` connections, TLS verified, a total timeout.
 
+    ``ssl_context``: the run's trust and client certificate (``Network.ssl_context()``);
+    None: the system's trust store. ``proxy``: every request goes through it (https with
+    CONNECT); the environment's proxy variables are not read here, ``config`` decides.
     Must be called with an event loop running; the caller closes it.
     """
     connector = aiohttp.TCPConnector(
         limit=concurrency,
         limit_per_host=concurrency,
-        ssl=True,  # verify certificates: the api key travels in a header
+        # Certificates are always verified: the api key travels in a header.
+        ssl=ssl_context if ssl_context is not None else True,
     )
     return aiohttp.ClientSession(
         connector=connector,
+        proxy=proxy,
         timeout=aiohttp.ClientTimeout(total=timeout_s),
         # Each request stands alone: a cookie the server sets must not ride along on the
         # next row, and skipping the jar saves work on every response.
@@ -126,8 +139,15 @@ class Client:
             )
         except aiohttp.ClientSSLError as exc:
             # A certificate will not fix itself between attempts.
+            return model.Attempt(ok=False, http_status=None, error=_tls_error(exc))
+        except aiohttp.ClientHttpProxyError as exc:
+            return _proxy_refused(exc)
+        except aiohttp.ClientProxyConnectionError as exc:
             return model.Attempt(
-                ok=False, http_status=None, error=f"TLS handshake failed: {_one_line(str(exc))}"
+                ok=False,
+                http_status=None,
+                error=f"could not connect to the proxy: {_one_line(str(exc.os_error))}",
+                retryable=True,
             )
         except aiohttp.ClientConnectorError as exc:
             return model.Attempt(
@@ -155,6 +175,34 @@ class Client:
                 http_status=None,
                 error=f"unreadable answer ({type(exc).__name__}: {detail})",
             )
+
+
+def _tls_error(exc: aiohttp.ClientSSLError) -> str:
+    """What went wrong in the handshake, in words (never a raw OpenSSL string alone)."""
+    host = exc.host
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return explain_certificate_error(error, host)
+    if isinstance(exc.os_error, ssl.SSLError):
+        return explain_handshake_error(exc.os_error, host)
+    return f"TLS handshake with {host} failed ({_one_line(str(exc))})"
+
+
+def _proxy_refused(exc: aiohttp.ClientHttpProxyError) -> model.Attempt:
+    """The proxy answered CONNECT with an error: the installation never saw the request."""
+    hint = ""
+    if exc.status == 407:
+        hint = " — give the proxy's user and password in its URL: http://USER:PASSWORD@HOST:PORT"
+    elif exc.status == 403:
+        hint = " — the proxy does not allow this host; ask its administrators"
+    reason = _one_line(exc.message or _reason(exc.status))
+    return model.Attempt(
+        ok=False,
+        http_status=None,
+        error=f"the proxy refused the connection: {exc.status} {reason}{hint}",
+        retryable=exc.status in RETRYABLE_STATUSES,
+    )
 
 
 def classify(status: int, body: bytes, headers: Mapping[str, str]) -> model.Attempt:

@@ -1,4 +1,5 @@
-"""Where the credentials come from: options, then environment, then a named profile in a TOML file.
+"""Where the credentials and the way to the installation come from: options, then environment,
+then a named profile in a TOML file.
 
 One installation per profile (an Offerit, a Trackfinity, a NATS For Networks), e.g.::
 
@@ -6,8 +7,12 @@ One installation per profile (an Offerit, a Trackfinity, a NATS For Networks), e
     base_url = "https://affiliates.example.com"
     api_username = "offerit_admin"
     api_key_env = "OFFERIT_API_KEY"    # preferred: the key stays out of the file
+    ca_bundle = "company-ca.pem"       # relative paths: beside this file
+    proxy = "http://proxy.example.com:3128"
 
-The key may also be written as ``api_key = "..."`` in a file only its owner can read.
+The key may instead come from a file (``api_key_file``, e.g. a Docker/Kubernetes secret or a
+systemd credential) or be written as ``api_key = "..."``; either file must be private
+(``chmod 600``). The README's "company networks" section has the whole order of precedence.
 """
 
 from __future__ import annotations
@@ -21,11 +26,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from batchtool.errors import UsageError
+from batchtool.network import Network
+from batchtool.proxies import choose_proxy, redact
+from batchtool.secret_files import check_private_file, key_file_path, read_key_file
 
 ENV_BASE_URL = "BATCHTOOL_BASE_URL"
 ENV_API_KEY = "BATCHTOOL_API_KEY"
+ENV_API_KEY_FILE = "BATCHTOOL_API_KEY_FILE"
 ENV_API_USERNAME = "BATCHTOOL_API_USERNAME"
 ENV_CONFIG = "BATCHTOOL_CONFIG"
+
+#: The profile keys that can hold the api key, one of them per profile.
+PROFILE_KEY_SOURCES = ("api_key_env", "api_key_file", "api_key")
 
 
 def default_config_path() -> Path:
@@ -38,14 +50,42 @@ def default_config_path() -> Path:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Where to send and as whom. ``repr`` never shows the key."""
+    """Where to send, as whom, and how to get there. ``repr`` never shows the key.
+
+    Built by hand, it means exactly what it says (``network`` defaults to the system's trust
+    store and no proxy); :func:`resolve_credentials` fills it from options, environment and
+    profile, the proxy variables included.
+    """
 
     base_url: str
     api_username: str
     api_key: str = field(repr=False)
+    network: Network = field(default_factory=Network)
 
 
-def _load_profile(name: str, path: Path) -> Mapping[str, object]:
+@dataclass(frozen=True)
+class _Profile:
+    name: str
+    path: Path
+    values: Mapping[str, object]
+
+    def text(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise UsageError(
+                f"config file {self.path}: [profiles.{self.name}] {key} must be a string"
+            )
+        return value
+
+    def file(self, key: str) -> Path | None:
+        """A path in the profile: ``~`` expanded, relative to the config file's folder."""
+        value = self.text(key)
+        return None if value is None else self.path.parent / Path(value).expanduser()
+
+
+def _load_profile(name: str, path: Path) -> _Profile:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -57,6 +97,10 @@ def _load_profile(name: str, path: Path) -> Mapping[str, object]:
             f"config file {path}: cannot be read ({exc}) — fix or replace it"
         ) from None
     profiles = data.get("profiles", {})
+    if isinstance(profiles, dict) and any(
+        isinstance(table, dict) and "api_key" in table for table in profiles.values()
+    ):
+        check_private_file(path, "config file")
     if not isinstance(profiles, dict) or name not in profiles:
         known = ", ".join(sorted(profiles)) if isinstance(profiles, dict) else ""
         hint = f"known profiles: {known}" if known else "it defines no [profiles.NAME] table"
@@ -64,7 +108,7 @@ def _load_profile(name: str, path: Path) -> Mapping[str, object]:
     profile = profiles[name]
     if not isinstance(profile, dict):
         raise UsageError(f"config file {path}: [profiles.{name}] must be a table")
-    return profile
+    return _Profile(name, path, profile)
 
 
 def resolve_credentials(
@@ -72,35 +116,31 @@ def resolve_credentials(
     base_url: str | None = None,
     api_username: str | None = None,
     api_key: str | None = None,
+    api_key_file: str | Path | None = None,
     profile: str | None = None,
     config_path: Path | None = None,
     allow_insecure_http: bool = False,
+    ca_bundle: str | Path | None = None,
+    client_cert: str | Path | None = None,
+    client_key: str | Path | None = None,
+    proxy: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Credentials:
-    """Options first, then ``BATCHTOOL_*`` environment variables, then the profile's values."""
+    """Options first, then ``BATCHTOOL_*`` environment variables, then the profile's values;
+    the proxy from ``proxy``, else the profile, else ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``.
+
+    Raises :class:`UsageError` for anything missing, contradictory, or a secret file that
+    other users can open.
+    """
     env = os.environ if environ is None else environ
-    prof: Mapping[str, object] = {}
-    if profile:
-        prof = _load_profile(profile, config_path or default_config_path())
+    prof = _load_profile(profile, config_path or default_config_path()) if profile else None
 
     def pick(given: str | None, env_name: str, key: str) -> str | None:
-        if given:
-            return given
-        if env.get(env_name):
-            return env[env_name]
-        value = prof.get(key)
-        return value if isinstance(value, str) and value else None
+        return given or env.get(env_name) or (prof.text(key) if prof else None)
 
     url = pick(base_url, ENV_BASE_URL, "base_url")
     user = pick(api_username, ENV_API_USERNAME, "api_username")
-    key = pick(api_key, ENV_API_KEY, "api_key")
-    if not key and isinstance(prof.get("api_key_env"), str):
-        key = env.get(str(prof["api_key_env"])) or None
-        if not key:
-            raise UsageError(
-                f"profile '{profile}' reads the api key from ${prof['api_key_env']}, "
-                "which is not set — export it"
-            )
+    key = _resolve_key(api_key, api_key_file, env, prof)
     missing = [
         label
         for label, value in (
@@ -116,8 +156,84 @@ def resolve_credentials(
             "or try --dry-run (no credentials needed) or --simulate"
         )
     assert url and user and key
-    check_base_url(url, allow_insecure_http=allow_insecure_http)
-    return Credentials(base_url=url, api_username=user, api_key=key)
+    network = _resolve_network(url, ca_bundle, client_cert, client_key, proxy, env, prof)
+    check_base_url(url, allow_insecure_http=allow_insecure_http, proxy=network.proxy)
+    return Credentials(base_url=url, api_username=user, api_key=key, network=network)
+
+
+def _resolve_key(
+    api_key: str | None,
+    api_key_file: str | Path | None,
+    env: Mapping[str, str],
+    prof: _Profile | None,
+) -> str | None:
+    """The api key from the first source that gives one (README: "company networks")."""
+    if api_key and api_key_file:
+        raise UsageError("--api-key and --api-key-file both give the api key — choose one")
+    if api_key:
+        return api_key
+    if api_key_file:
+        return read_key_file(key_file_path(api_key_file, env), "api key file")
+    env_key, env_file = env.get(ENV_API_KEY), env.get(ENV_API_KEY_FILE)
+    if env_key and env_file:
+        raise UsageError(f"${ENV_API_KEY} and ${ENV_API_KEY_FILE} are both set — unset one of them")
+    if env_key:
+        return env_key
+    if env_file:
+        return read_key_file(key_file_path(env_file, env), "api key file")
+    if prof is None:
+        return None
+    given = [name for name in PROFILE_KEY_SOURCES if prof.text(name)]
+    if len(given) > 1:
+        raise UsageError(
+            f"profile '{prof.name}' gives the api key {len(given)} ways "
+            f"({', '.join(given)}) — keep one of them in {prof.path}"
+        )
+    if variable := prof.text("api_key_env"):
+        value = env.get(variable)
+        if not value:
+            raise UsageError(
+                f"profile '{prof.name}' reads the api key from ${variable}, "
+                "which is not set — export it"
+            )
+        return value
+    if name := prof.text("api_key_file"):
+        return read_key_file(key_file_path(name, env, relative_to=prof.path.parent), "api key file")
+    return prof.text("api_key")
+
+
+def _resolve_network(
+    base_url: str,
+    ca_bundle: str | Path | None,
+    client_cert: str | Path | None,
+    client_key: str | Path | None,
+    proxy: str | None,
+    env: Mapping[str, str],
+    prof: _Profile | None,
+) -> Network:
+    """Options win over the profile; the client certificate and its key come as a pair."""
+    bundle = Path(ca_bundle) if ca_bundle else (prof.file("ca_bundle") if prof else None)
+    if client_cert or client_key:
+        cert = Path(client_cert) if client_cert else None
+        key = Path(client_key) if client_key else None
+    elif prof is not None:
+        cert, key = prof.file("client_cert"), prof.file("client_key")
+    else:
+        cert = key = None
+    if proxy:
+        explicit, source = proxy, "--proxy"
+    elif prof is not None and (from_profile := prof.text("proxy")):
+        explicit, source = from_profile, f"profile '{prof.name}'"
+    else:
+        explicit, source = None, ""
+    choice = choose_proxy(base_url, explicit=explicit, explicit_source=source, environ=env)
+    return Network(
+        ca_bundle=bundle,
+        client_cert=cert,
+        client_key=key,
+        proxy=choice.url,
+        proxy_source=choice.source,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -129,16 +245,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(url: str, *, allow_insecure_http: bool = False) -> None:
-    """Refuse non-http(s) URLs, and plain http to another host (the key would travel in clear)."""
+def check_base_url(
+    url: str, *, allow_insecure_http: bool = False, proxy: str | None = None
+) -> None:
+    """Refuse non-http(s) URLs, and plain http that crosses the network (the key would travel
+    in clear): to another host, or to this one through a proxy on another host."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"base URL '{url}' is not an http(s) URL — give the installation's root, "
             "e.g. https://affiliates.example.com"
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+    if parts.scheme != "http" or allow_insecure_http:
+        return
+    if not is_loopback(parts.hostname):
         raise UsageError(
             f"base URL '{url}' is plain http: the api key would cross the network in clear — "
             "use https, or pass --allow-insecure-http if you really mean it"
+        )
+    proxy_host = urlsplit(proxy).hostname if proxy else None
+    if proxy_host and not is_loopback(proxy_host):
+        raise UsageError(
+            f"base URL '{url}' is plain http and goes through proxy {redact(proxy or '')}: "
+            "the api key would cross the network in clear — use https, name the host in "
+            "NO_PROXY, or pass --allow-insecure-http if you really mean it"
         )

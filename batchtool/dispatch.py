@@ -333,10 +333,14 @@ class _Engine:
             self._unanswered_rows += 1
             if self._unanswered_rows >= UNREACHABLE_ROWS and self._aborted is None:
                 # Every later row would burn its retries the same way: stop, resumable.
-                self._aborted = (
-                    f"no answer from the server for the first {self._unanswered_rows} rows "
-                    f"({final.error}) — check the base URL and the network, then --resume"
-                )
+                first = f"no answer from the server for the first {self._unanswered_rows} rows"
+                if final.retryable:
+                    self._aborted = (
+                        f"{first} ({final.error}) — check the base URL and the network, "
+                        "then --resume"
+                    )
+                else:  # e.g. a certificate refused: the error itself says what to change
+                    self._aborted = f"{first}: {final.error}"
                 self._halt()
         error = final.error
         if final.retryable:  # still worth retrying, so it ran out of attempts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from batchtool.client import Client, make_session
 from batchtool.config import Credentials
 from batchtool.dispatch import DispatchReport, dispatch
 from batchtool.errors import UsageError
-from batchtool.events import EventSink
+from batchtool.events import EventSink, RunNote
 from batchtool.interrupts import Interrupts
 from batchtool.journal import Journal
 from batchtool.options import Job
@@ -87,6 +88,7 @@ class Sender:
             )
         self._job = job
         self._credentials = credentials
+        self._ssl_context: ssl.SSLContext | None = None
         self._sink = sink
         self._interval_s = interval_s
         self._stop = stop or asyncio.Event()
@@ -107,6 +109,9 @@ class Sender:
                 f"not sent: --strict and {plan.invalid} row(s) are invalid",
                 notes=(f"--strict: {plan.invalid} invalid row(s), nothing was sent",),
             )
+        # A missing or invalid CA bundle or client certificate stops the run here, before a
+        # journal exists and before anything is sent. Reading the files blocks: in a thread.
+        self._ssl_context = await asyncio.to_thread(self._credentials.network.ssl_context)
         journal = self._open_journal(fingerprint)
         if journal is not None:
             stack.callback(journal.close)  # closing twice is harmless; this is for errors
@@ -118,6 +123,8 @@ class Sender:
             rows = itertools.islice(rows, job.canary)
             count = min(count, job.canary)
         self._sink(job.started(plan, to_send=count))
+        if note := self._credentials.network.proxy_note:
+            self._sink(RunNote(note))
         progress = Progress(count, sink=self._sink, interval_s=self._interval_s)
 
         def on_outcome(outcome: model.Outcome) -> None:
@@ -162,7 +169,12 @@ class Sender:
         if self._handle_signals:
             interrupts.install(loop)
         try:
-            async with make_session(job.dispatch.concurrency, job.timeout_s) as session:
+            async with make_session(
+                job.dispatch.concurrency,
+                job.timeout_s,
+                ssl_context=self._ssl_context,
+                proxy=credentials.network.proxy,
+            ) as session:
                 client = Client(
                     session, credentials.base_url, credentials.api_username, credentials.api_key
                 )

@@ -1,14 +1,19 @@
-"""Shared fixtures: the simulator in the test's event loop, and the simulator as its own process."""
+"""Shared fixtures: the simulator in the test's event loop, the simulator as its own process,
+an event loop in a thread for servers that a CLI run must reach, and no proxy from the machine.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -17,6 +22,27 @@ from batchtool.simulator import Simulator
 
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
+
+T = TypeVar("T")
+
+#: Read by batchtool (as by curl): a proxy set up on the machine running the tests must not
+#: come between them and 127.0.0.1. Tests of proxies set their own.
+MACHINE_SETTINGS = (
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "CREDENTIALS_DIRECTORY",
+    "BATCHTOOL_API_KEY_FILE",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MACHINE_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest_asyncio.fixture
@@ -102,3 +128,32 @@ def simulator_process() -> Iterator[SimulatorProcesses]:
         yield processes
     finally:
         processes.stop_all()
+
+
+class LoopThread:
+    """An event loop running in a thread of its own: servers started here keep answering
+    while the test's thread is busy in a blocking call (the CLI's own ``asyncio.run``)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the thread's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(READY_TIMEOUT_S)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_TIMEOUT_S)
+        self.loop.close()
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    """Start servers with ``loop_thread.run(server.start())``; stop them before this closes."""
+    thread = LoopThread()
+    try:
+        yield thread
+    finally:
+        thread.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +37,8 @@ class Simulator:
     the larger of ``customers`` and the file's count, so reusing a state file loses no one.
     ``faults`` may be replaced while running (``sim.faults = FaultConfig(...)``); that restarts
     the seeded sequence. ``log_requests=False`` skips the request log (for benchmarks);
-    ``log_limit`` keeps only the newest entries.
+    ``log_limit`` keeps only the newest entries. ``ssl_context`` serves https with its
+    certificate (tests of certificate handling, mutual TLS and proxies).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Simulator:
         api_key: str = DEFAULT_API_KEY,
         log_requests: bool = True,
         log_limit: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -76,6 +79,7 @@ class Simulator:
             log_requests=log_requests,
             log_limit=log_limit,
         )
+        self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -106,7 +110,8 @@ class Simulator:
 
     @property
     def base_url(self) -> str:
-        """E.g. ``http://127.0.0.1:43117``; the installation root a client is given."""
+        """E.g. ``http://127.0.0.1:43117`` (https with an ``ssl_context``); the installation
+        root a client is given."""
         if self._base_url is None:
             raise RuntimeError("the simulator is not running; call start() first")
         return self._base_url
@@ -120,14 +125,17 @@ class Simulator:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self._ssl_context)
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         host, port = runner.addresses[0][:2]
         self.port = port
-        self._base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        self._base_url = (
+            f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        )
         self._runner = runner
 
     async def stop(self) -> None:
