@@ -1,5 +1,6 @@
 """Shared fixtures: the simulator in the test's event loop, the simulator as its own process,
-an event loop in a thread for servers that a CLI run must reach, and no proxy from the machine.
+an event loop in a thread for servers that a CLI run must reach, no proxy from the machine,
+and the ops page in process.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from web_support import KEY_ENV, PASSWORD, PROFILE, FakeClock, WebClient, sign_in
 
 from batchtool.simulator import Simulator
+from batchtool.web import Users, WebConfig, make_app
 
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
@@ -157,3 +163,52 @@ def loop_thread() -> Iterator[LoopThread]:
         yield thread
     finally:
         thread.close()
+
+
+# --- the ops page (batchtool serve), driven in process -------------------------------------
+
+
+@dataclass
+class WebServer:
+    """The ops page's app in process, with user alice, a profile sending to ``simulator``."""
+
+    config: WebConfig
+    client: WebClient
+    simulator: Simulator
+    clock: FakeClock
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+
+def write_web_config(path: Path, simulator: Simulator) -> Path:
+    path.write_text(
+        f'[profiles.{PROFILE}]\nbase_url = "{simulator.base_url}"\n'
+        f'api_username = "{simulator.api_username}"\napi_key_env = "{KEY_ENV}"\n'
+    )
+    return path
+
+
+@pytest_asyncio.fixture
+async def web_server(
+    tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[WebServer]:
+    monkeypatch.setenv(KEY_ENV, simulator.api_key)
+    clock = FakeClock()
+    config = WebConfig(
+        data_dir=tmp_path / "data",
+        config_path=write_web_config(tmp_path / "config.toml", simulator),
+        max_upload_mb=1,
+        clock=clock,
+    )
+    Users(config.users_path).add("alice", PASSWORD)
+    async with TestClient(TestServer(make_app(config))) as client:
+        yield WebServer(config, client, simulator, clock)
+
+
+@pytest_asyncio.fixture
+async def web(web_server: WebServer) -> WebServer:
+    """``web_server`` with alice signed in."""
+    assert await sign_in(web_server.client) == 200
+    return web_server

@@ -85,7 +85,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     throttle.succeeded(username)
     session = request.app[SESSIONS].sign_in(request[SESSION], username)
-    response = web.HTTPSeeOther(next_path)
+    response = web.Response(status=303, headers={"Location": next_path})
     set_session_cookie(request, response, session)
     return response
 
@@ -95,6 +95,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request[SESSION]
     if session is not None:
         request.app[SESSIONS].end(session.id)
-    response = web.HTTPSeeOther("/login")
+    response = web.Response(status=303, headers={"Location": "/login"})
     clear_session_cookie(request, response)
     return response

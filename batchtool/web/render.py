@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import jinja2
@@ -23,13 +24,27 @@ JSON_SUFFIX: Final = ".json"
 
 
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("batchtool.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["when"] = when
+    env.filters["thousands"] = thousands
+    return env
+
+
+def when(iso: str | None) -> str:
+    """A stored UTC time as people read it: ``2026-11-28 17:51 UTC``."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def thousands(n: int | None) -> str:
+    return f"{n or 0:,}"
 
 
 def wants_json(request: web.Request) -> bool:
@@ -46,17 +61,14 @@ def html(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     session = request.get(SESSION)
-    text = (
-        request.app[TEMPLATES]
-        .get_template(template)
-        .render(
-            **data,
-            page=page,
-            user=session.user if session else None,
-            csrf_field=CSRF_FIELD,
-            csrf_token=session.csrf_token if session else "",
-        )
-    )
+    context = {
+        "page": page,
+        "user": session.user if session else None,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": session.csrf_token if session else "",
+        **data,
+    }
+    text = request.app[TEMPLATES].get_template(template).render(context)
     return web.Response(text=text, content_type="text/html", status=status, headers=headers)
 
 

@@ -64,7 +64,7 @@ class RunManager:
         return self._runs.get(run_id)
 
     def newest_first(self) -> list[RunMeta]:
-        return sorted(self._runs.values(), key=lambda m: m.id, reverse=True)
+        return sorted(self._runs.values(), key=lambda m: (m.created, m.id), reverse=True)
 
     def live(self, run_id: str) -> LiveRun | None:
         job = self._jobs.get(run_id)

@@ -39,7 +39,8 @@ MAX_FILE_NAME: Final = 200
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    # Microseconds: runs created within one second still sort in the order they came.
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def display_name(uploaded: str | None) -> str:
