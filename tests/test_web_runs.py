@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import aiohttp
 import openpyxl
@@ -20,6 +21,7 @@ from web_support import (
     run_json,
     sign_in,
     upload,
+    wait_for_live,
     wait_for_status,
     wait_until,
 )
@@ -209,6 +211,17 @@ async def test_stop_then_resume_sends_every_row_once(web: WebServer) -> None:
     _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "many.csv")
     await post_form(web.client, path + "/send", token_from=path)
     await wait_until(lambda: len(web.simulator.log) >= 20)
+    live = await wait_for_live(web.client, path)
+    assert live["to_send"] == 300 and 0 < live["done"] < 300
+    assert live["concurrency"] == 16 and live["rate"] > 0 and live["history"]
+    assert sum(live["counts"].values()) == live["done"]
+    page = await (await web.client.get(path)).text()
+    assert re.search(
+        r'role="progressbar" aria-label="Rows sent"\s+aria-valuemin="0" '
+        r'aria-valuemax="300" aria-valuenow="\d+"',
+        page,
+    )
+    assert ">Stop</button>" in page
     status, _ = await post_form(web.client, path + "/stop", token_from=path)
     assert status == 200
     data = await wait_for_status(web.client, path)

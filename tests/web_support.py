@@ -116,3 +116,13 @@ async def wait_until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the condition never came true")
+
+
+async def wait_for_live(client: WebClient, run_path: str) -> dict[str, Any]:
+    """The live state of a sending run once it has counted a row."""
+    for _ in range(WAIT_POLLS):
+        live = (await run_json(client, run_path))["live"]
+        if live and live["done"]:
+            return dict(live)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{run_path} never showed progress")

@@ -15,6 +15,7 @@ from collections.abc import Coroutine, Mapping
 from typing import IO, Any, Final
 
 from batchtool import api
+from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.web import checking, runstore, tables
 from batchtool.web.installations import Installations
@@ -189,6 +190,7 @@ class RunManager:
             options=meta.options,
             credentials=credentials,
             resume=resume,
+            dispatch=DispatchConfig(),
             live=LiveRun(),
         )
         meta.status = runstore.SENDING

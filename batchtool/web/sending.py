@@ -1,9 +1,10 @@
 """One run sending: ``run_batch_async`` in a thread of its own, with its own event loop.
 
-The engine's polars work (reading, planning, writing results) and its per-row bookkeeping
-then never hold up the server's loop, so pages answer quickly however big the run is. What
-crosses between the two threads: a stop request one way, and the finished outcome the other
-(each through ``call_soon_threadsafe``).
+The runner already reads, plans and writes results in worker threads; here the per-row work
+too (feeding the engine, retries, the journal, counting) runs away from the server's loop,
+so pages answer quickly while a big run sends thousands of rows a second. What crosses
+between the two threads: a stop request one way; events and the outcome the other way, each
+through ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from batchtool.config import Credentials
+from batchtool.dispatch import DispatchConfig
+from batchtool.events import Event
 from batchtool.runner import RunReport, run_batch_async
 from batchtool.web import tables
 from batchtool.web.checking import read_options
 from batchtool.web.live import LiveRun
+
+#: How often the run reports progress; the page polls twice as often, so what it shows is
+#: never more than a second old.
+PROGRESS_INTERVAL_S: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,12 @@ class SendJob:
         options: Mapping[str, Any],
         credentials: Credentials,
         resume: bool,
+        dispatch: DispatchConfig,
         live: LiveRun,
     ) -> None:
         self.live = live
+        self._dispatch = dispatch
+        live.concurrency = dispatch.concurrency
         self._name = name
         self._input_path = input_path
         self._results_path = results_path
@@ -85,6 +95,12 @@ class SendJob:
         else:
             self._web_loop.call_soon_threadsafe(_settle, self._done, outcome, None)
 
+    def _on_event(self, event: Event) -> None:
+        # Called on the run's thread; the live state belongs to the server's loop.
+        assert self._web_loop is not None
+        with contextlib.suppress(RuntimeError):  # the server's loop has closed (shutdown)
+            self._web_loop.call_soon_threadsafe(self.live.apply, event)
+
     async def _run(self) -> SendOutcome:
         with self._lock:
             self._loop = asyncio.get_running_loop()
@@ -96,8 +112,10 @@ class SendJob:
             credentials=self._credentials,
             results_path=self._results_path,
             read=read_options(self._options),
+            dispatch_config=self._dispatch,
             resume=self._resume,
-            quiet=True,
+            on_event=self._on_event,
+            progress_interval_s=PROGRESS_INTERVAL_S,
             stop=self._stop,
         )
         counts, errors, resumable = tables.error_groups(self._results_path)
