@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from web_support import KEY_ENV, PASSWORD, PROFILE, FakeClock, WebClient, sign_in
+from web_support import KEY_ENV, PASSWORD, FakeClock, WebClient, sign_in, write_profile
 
 from batchtool.simulator import Simulator
 from batchtool.web import Users, WebConfig, make_app
@@ -182,14 +182,6 @@ class WebServer:
         return self.config.data_dir
 
 
-def write_web_config(path: Path, simulator: Simulator) -> Path:
-    path.write_text(
-        f'[profiles.{PROFILE}]\nbase_url = "{simulator.base_url}"\n'
-        f'api_username = "{simulator.api_username}"\napi_key_env = "{KEY_ENV}"\n'
-    )
-    return path
-
-
 @pytest_asyncio.fixture
 async def web_server(
     tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
@@ -198,7 +190,9 @@ async def web_server(
     clock = FakeClock()
     config = WebConfig(
         data_dir=tmp_path / "data",
-        config_path=write_web_config(tmp_path / "config.toml", simulator),
+        config_path=write_profile(
+            tmp_path / "config.toml", simulator.base_url, simulator.api_username
+        ),
         max_upload_mb=1,
         clock=clock,
     )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import select
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,10 @@ WebClient = TestClient[web.Request, web.Application]
 #: How often the wait helpers look before giving up (each look sleeps a little): generous, so
 #: a busy machine never fails a test that would pass on a quiet one.
 WAIT_POLLS = 1500
+
+#: Seconds a `batchtool serve` process may take to start listening, and to stop on SIGTERM.
+SERVE_READY_S = 30.0
+SERVE_STOP_S = 40.0
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -126,3 +135,87 @@ async def wait_for_live(client: WebClient, run_path: str) -> dict[str, Any]:
             return dict(live)
         await asyncio.sleep(0.02)
     raise AssertionError(f"{run_path} never showed progress")
+
+
+class ServeProcess:
+    """A real ``batchtool serve`` process on a free port, started and stopped by a test."""
+
+    def __init__(self, data_dir: Path, config_path: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.config_path = config_path
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    def start(self, *args: str) -> str:
+        """Start it; returns its URL once it listens."""
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "batchtool",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                "--config",
+                str(self.config_path),
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+        )
+        assert self.proc.stdout is not None
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], SERVE_READY_S)
+            line = self.proc.stdout.readline() if ready else ""
+            if not line:
+                self.stop()
+                raise RuntimeError(f"batchtool serve did not start: {self.output}")
+            self.output.append(line)
+            if found := re.search(r"listening on (http://\S+)", line):
+                self.url = found.group(1)
+                return self.url
+
+    def kill(self) -> None:
+        """SIGKILL: what a crash or an OOM kill does; nothing gets to clean up."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self._close()
+
+    def stop(self) -> int:
+        """SIGTERM and wait, as systemd stops it; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(SERVE_STOP_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close()
+        return self.proc.returncode
+
+    def _close(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        self.output.extend(self.proc.stdout.readlines())
+        self.proc.stdout.close()
+
+
+def write_profile(path: Path, base_url: str, username: str) -> Path:
+    path.write_text(
+        f'[profiles.{PROFILE}]\nbase_url = "{base_url}"\n'
+        f'api_username = "{username}"\napi_key_env = "{KEY_ENV}"\n'
+    )
+    return path
+
+
+def add_user(data_dir: Path, name: str = "alice") -> None:
+    from batchtool.web import Users, WebConfig
+
+    Users(WebConfig(data_dir=data_dir).users_path).add(name, PASSWORD)
