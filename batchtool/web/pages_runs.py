@@ -19,23 +19,6 @@ from batchtool.web.runstore import ID_ROUTE, RunMeta
 
 routes = web.RouteTableDef()
 
-_STATUS_TEXT: Final = {
-    runstore.CHECKING: "Checking",
-    runstore.COLUMNS: "Unknown columns",
-    runstore.REJECTED: "Cannot be sent",
-    runstore.PLANNED: "Checked, not sent",
-    runstore.SENDING: "Sending",
-    runstore.FINISHED: "Finished",
-    runstore.STOPPED: "Stopped",
-    runstore.INTERRUPTED: "Interrupted",
-}
-
-
-def status_text(meta: RunMeta) -> str:
-    if meta.status == runstore.ABORTED:
-        return f"Aborted: {meta.message}"
-    return _STATUS_TEXT.get(meta.status, meta.status)
-
 
 def find_run(request: web.Request) -> RunMeta:
     meta = request.app[RUNS].get(request.match_info["run_id"])
@@ -54,7 +37,7 @@ def _summary(meta: RunMeta) -> dict[str, Any]:
     """What the runs list shows of a run (and the start of its page's JSON)."""
     return {
         **meta.to_json(),
-        "status_text": status_text(meta),
+        "status_text": meta.status_text,
         "sent_by": meta.sent_by,
         "sent_at": meta.sent_at,
         "url": f"/runs/{meta.id}",

@@ -174,6 +174,7 @@ class RunManager:
         job = self._jobs.get(meta.id)
         if job is None:
             raise RunError("This run is not sending.")
+        log.info("run %s: stopping", meta.id)
         job.stop()
 
     def _start(self, meta: RunMeta, user: str, *, resume: bool) -> None:
@@ -198,6 +199,13 @@ class RunManager:
         meta.sends.append(Send(by=user, at=now_iso(), resume=resume))
         self.store.save(meta)
         self._jobs[meta.id] = job
+        log.info(
+            "run %s: %s by %s to %s",
+            meta.id,
+            "resumed" if resume else "sent",
+            user,
+            meta.installation,
+        )
         done = job.start()
         self._spawn(self._finish(meta, done))
 
@@ -228,8 +236,9 @@ class RunManager:
             self._jobs.pop(meta.id, None)
         meta.finished_at = now_iso()
         self.store.save(meta)
-        excel = self.store.excel_path(meta)
-        excel.unlink(missing_ok=True)
+        self.store.excel_path(meta).unlink(missing_ok=True)
+        counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
+        log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
     async def excel(self, meta: RunMeta) -> None:
         """Make the Excel copy of the results if it is not there yet."""

@@ -31,6 +31,19 @@ INTERRUPTED: Final = "interrupted"  # the server stopped while sending (crash, k
 
 ENDED: Final = frozenset({FINISHED, STOPPED, ABORTED, INTERRUPTED})
 
+#: How pages name each status (an aborted run adds its reason).
+STATUS_TEXT: Final = {
+    CHECKING: "Checking",
+    COLUMNS: "Unknown columns",
+    REJECTED: "Cannot be sent",
+    PLANNED: "Checked, not sent",
+    SENDING: "Sending",
+    FINISHED: "Finished",
+    STOPPED: "Stopped",
+    ABORTED: "Aborted",
+    INTERRUPTED: "Interrupted",
+}
+
 _ID_PATTERN: Final = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 #: The same as a route pattern (aiohttp's ``{name:regex}``).
 ID_ROUTE: Final = "{run_id:[0-9]{8}-[0-9]{6}-[0-9a-f]{6}}"
@@ -89,6 +102,12 @@ class RunMeta:
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[tuple[str, int]] = field(default_factory=list)
     resumable: bool = False
+
+    @property
+    def status_text(self) -> str:
+        if self.status == ABORTED:
+            return f"Aborted: {self.message}"
+        return STATUS_TEXT.get(self.status, self.status)
 
     @property
     def sent_by(self) -> str | None:
