@@ -201,3 +201,26 @@ def test_a_server_killed_mid_run_resumes_after_a_restart_without_resending(
     for customer in ok_before_kill:  # row N is customer N
         assert sent.count(customer) == 1, customer
     assert set(sent) == {str(i) for i in range(1, 1501)}
+
+
+def test_sigterm_stops_a_sending_run_gracefully(
+    tmp_path: Path, simulator_process: SimulatorProcesses
+) -> None:
+    sim_url = simulator_process("--latency-ms", "30", "--customers", "2000")
+    config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
+    data_dir = tmp_path / "data"
+    add_user(data_dir)
+    server = ServeProcess(data_dir, config, {KEY_ENV: DEFAULT_API_KEY})
+    page = Browserless(server.start())
+    try:
+        page.sign_in()
+        rows = [f"lock,{i}" for i in range(1, 1501)]
+        run = page.upload(csv_bytes("operation,customer_id", *rows), "big.csv")
+        page.post(run + "/send")
+        _wait(lambda: (page.run(run)["live"] or {}).get("done", 0) >= 50, "50 rows sent")
+    finally:
+        assert server.stop() == 0
+    meta = json.loads((data_dir / "runs" / run.rsplit("/", 1)[1] / "meta.json").read_text())
+    assert meta["status"] == "stopped" and meta["resumable"] is True
+    assert 50 <= meta["counts"]["ok"] < 1500
+    assert (data_dir / "runs" / run.rsplit("/", 1)[1] / "results.csv").exists()
