@@ -537,7 +537,7 @@ def serve(
     environment; no page, log or download shows them.
     """
     # Imported here: aiohttp.web and jinja2 are not needed by `batchtool run`.
-    from batchtool.web import Users, WebConfig, check_bind, default_data_dir
+    from batchtool.web import Users, WebConfig, default_data_dir
     from batchtool.web import serve as serve_page
 
     config = WebConfig(
@@ -546,18 +546,13 @@ def serve(
         max_upload_mb=max_upload_mb,
         simulate=simulate,
     )
-    try:
-        users = Users(config.users_path)
-        warning = check_bind(host, users)
-        has_users = users.any()
-    except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
-    if warning:
-        click.echo(f"batchtool: warning: {warning}", err=True)
+
+    def warn(text: str) -> None:
+        click.echo(f"batchtool: warning: {text}", err=True)
 
     def ready(url: str) -> None:
         click.echo(f"batchtool serve: listening on {url} (Ctrl-C to stop)")
-        if not has_users:
+        if not Users(config.users_path).any():
             click.echo(
                 "batchtool serve: nobody can sign in yet — add a user with: "
                 f"batchtool users add NAME --data-dir {config.data_dir}"
@@ -566,7 +561,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="batchtool serve: %(message)s")
     try:
-        serve_page(config, host=host, port=port, on_ready=ready)
+        serve_page(config, host=host, port=port, on_ready=ready, on_warning=warn)
     except BatchtoolError as exc:
         _fail(str(exc), exc.exit_code)
     except OSError as exc:

@@ -224,3 +224,14 @@ def test_sigterm_stops_a_sending_run_gracefully(
     assert meta["status"] == "stopped" and meta["resumable"] is True
     assert 50 <= meta["counts"]["ok"] < 1500
     assert (data_dir / "runs" / run.rsplit("/", 1)[1] / "results.csv").exists()
+
+
+def test_serve_names_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(data_dir)])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"batchtool: error: cannot create the data dir {data_dir}: Not a directory — "
+        "choose another --data-dir\n"
+    )

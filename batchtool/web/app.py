@@ -19,6 +19,7 @@ from aiohttp import web
 from batchtool.config import Credentials, is_loopback
 from batchtool.errors import UsageError
 from batchtool.web import pages_auth, pages_batch, pages_runs
+from batchtool.web.files import make_private_dir
 from batchtool.web.installations import Installations
 from batchtool.web.keys import (
     CONFIG,
@@ -118,8 +119,24 @@ def serve(
     host: str,
     port: int,
     on_ready: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the page until SIGINT or SIGTERM, then stop sending runs gracefully. Blocks."""
+    """Serve the page until SIGINT or SIGTERM, then stop sending runs gracefully. Blocks.
+
+    Raises UsageError before listening on a public address while no user exists (see
+    ``check_bind``), or when the users file is open to others; ``on_warning`` hears why a
+    public address needs care. ``on_ready(url)`` is called once it listens.
+    """
+    try:
+        make_private_dir(config.data_dir)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the data dir {config.data_dir}: {exc.strerror or exc} — "
+            "choose another --data-dir"
+        ) from None
+    warning = check_bind(host, Users(config.users_path))
+    if warning and on_warning is not None:
+        on_warning(warning)
     asyncio.run(_serve(config, host, port, on_ready))
 
 

@@ -98,7 +98,10 @@ class RunManager:
                 f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
                 "save the spreadsheet as one of these"
             )
-        target = self.installations.get(installation)
+        try:
+            target = self.installations.get(installation)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
         if target is None:
             raise RunError("Choose an installation from the list.")
         meta = self.store.create(
@@ -110,7 +113,13 @@ class RunManager:
             options=dict(options),
         )
         self._runs[meta.id] = meta
-        await asyncio.to_thread(_copy, data, self.store.input_path(meta))
+        try:
+            await asyncio.to_thread(_copy, data, self.store.input_path(meta))
+        except OSError as exc:
+            meta.status = runstore.REJECTED
+            meta.message = f"{name}: the server could not keep the upload ({exc.strerror or exc})"
+            self.store.save(meta)
+            return meta
         await asyncio.shield(self._spawn(self._check(meta)))
         return meta
 
