@@ -46,7 +46,7 @@ def test_a_users_file_others_can_read_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         Users(users.path).verify("alice", PASSWORD)
     assert str(caught.value) == (
-        f"users file {users.path} holds password hashes but other users can open it "
+        f"users file {users.path} holds a secret but other users can open it "
         f"(mode 0644) — run: chmod 600 {users.path}"
     )
 

@@ -84,7 +84,7 @@ def test_a_readable_users_file_is_refused_by_every_command(tmp_path: Path) -> No
     users = tmp_path / "users.json"
     os.chmod(users, 0o640)
     message = (
-        f"batchtool: error: users file {users} holds password hashes but other users can "
+        f"batchtool: error: users file {users} holds a secret but other users can "
         f"open it (mode 0640) — run: chmod 600 {users}\n"
     )
     for args in (["users", "list"], ["serve", "--host", "0.0.0.0"]):

@@ -346,3 +346,18 @@ async def test_a_run_folder_holds_the_upload_plan_journal_results_and_meta(
 )
 def test_an_uploaded_name_is_only_ever_shown(sent: str, shown: str) -> None:
     assert display_name(sent) == shown
+
+
+async def test_each_installation_is_exactly_its_profile(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Meant for `batchtool run`; on the page they would send every profile to one place.
+    monkeypatch.setenv("BATCHTOOL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("BATCHTOOL_API_KEY", "some-other-key")
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", "lock,4"), "p.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    data = await wait_for_status(web.client, path)
+    assert data["run"]["counts"] == {"ok": 1}
+    assert data["run"]["samples"] == [
+        f"PATCH {web.simulator.base_url}/api/customer/lock  customer_id=4"
+    ]

@@ -12,6 +12,7 @@ from typing import Final
 
 from batchtool.config import (
     ENV_API_KEY,
+    ENV_API_KEY_FILE,
     ENV_API_USERNAME,
     ENV_BASE_URL,
     Credentials,
@@ -22,9 +23,10 @@ from batchtool.errors import UsageError
 
 SIMULATOR: Final = "Simulator"
 
-#: Variables that would send every profile to one installation as one user: ignored here,
-#: so each installation the page offers is exactly its profile.
-_OVERRIDES: Final = frozenset({ENV_BASE_URL, ENV_API_USERNAME, ENV_API_KEY})
+#: Variables that would send every profile to one installation as one user, or with one
+#: key: ignored here, so each installation the page offers is exactly its profile (proxy
+#: variables still apply, as they do for curl).
+_OVERRIDES: Final = frozenset({ENV_BASE_URL, ENV_API_USERNAME, ENV_API_KEY, ENV_API_KEY_FILE})
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from batchtool.errors import UsageError
+from batchtool.secret_files import check_private_file
 from batchtool.web.files import make_private_dir, read_json, write_json
 
 #: scrypt cost: 16 MiB and ~50 ms per hash, OWASP's minimum for interactive sign-in.
@@ -29,6 +29,7 @@ _SALT_BYTES: Final = 16
 _HASH_BYTES: Final = 32
 
 MIN_PASSWORD_LENGTH: Final = 10
+USERS_FILE: Final = "users file"
 _NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
@@ -82,16 +83,6 @@ def check_password(password: str) -> str:
     return password
 
 
-def check_private_file(path: Path) -> None:
-    """Refuse a users file that group or others may open: it holds password hashes."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(
-            f"users file {path} holds password hashes but other users can open it "
-            f"(mode {stat.S_IMODE(mode):04o}) — run: chmod 600 {path}"
-        )
-
-
 @dataclass(frozen=True)
 class User:
     name: str
@@ -116,7 +107,8 @@ class Users:
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
         if stamp == self._stamp:
             return
-        check_private_file(self.path)
+        # Hashes are secrets too: the rule every file batchtool reads a secret from follows.
+        check_private_file(self.path, USERS_FILE)
         try:
             data = read_json(self.path) or {}
             users = data["users"]
