@@ -3,6 +3,7 @@ the list of every run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -91,37 +92,39 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
     return respond(request, "runs.html", {"runs": runs}, page="runs")
 
 
-async def _act(request: web.Request, action: str) -> web.StreamResponse:
-    meta = find_run(request)
-    manager = request.app[RUNS]
+async def _act(
+    request: web.Request, meta: RunMeta, action: Callable[[], None], refused: int
+) -> web.StreamResponse:
+    """Do ``action``, then show the run; a RunError shows the run with why, as ``refused``."""
     try:
-        if action == "send":
-            form = await request.post()
-            confirmed = form.get("confirm_forget") == "yes"
-            await manager.send(meta, signed_in_user(request), confirm_forget=confirmed)
-        elif action == "resume":
-            await manager.resume(meta, signed_in_user(request))
-        else:
-            manager.stop(meta)
+        action()
     except RunError as exc:
-        status = 400 if action == "send" else 409
-        return await run_page(request, meta, error=str(exc), status=status)
+        return await run_page(request, meta, error=str(exc), status=refused)
     return after_post(request, f"/runs/{meta.id}")
 
 
 @routes.post(f"/runs/{ID_ROUTE}/send")
 async def send(request: web.Request) -> web.StreamResponse:
-    return await _act(request, "send")
+    meta = find_run(request)
+    confirmed = (await request.post()).get("confirm_forget") == "yes"
+    user = signed_in_user(request)
+    manager = request.app[RUNS]
+    return await _act(
+        request, meta, lambda: manager.send(meta, user, confirm_forget=confirmed), 400
+    )
 
 
 @routes.post(f"/runs/{ID_ROUTE}/stop")
 async def stop(request: web.Request) -> web.StreamResponse:
-    return await _act(request, "stop")
+    meta = find_run(request)
+    return await _act(request, meta, lambda: request.app[RUNS].stop(meta), 409)
 
 
 @routes.post(f"/runs/{ID_ROUTE}/resume")
 async def resume(request: web.Request) -> web.StreamResponse:
-    return await _act(request, "resume")
+    meta = find_run(request)
+    user = signed_in_user(request)
+    return await _act(request, meta, lambda: request.app[RUNS].resume(meta, user), 409)
 
 
 _CONTENT_TYPES: Final = {

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shutil
 from collections.abc import Coroutine, Mapping
+from pathlib import Path
 from typing import IO, Any, Final
 
 from batchtool import api
@@ -149,6 +150,10 @@ class RunManager:
             )
         except BatchtoolError as exc:
             result = checking.CheckResult(runstore.REJECTED, str(exc))
+        except Exception as exc:  # a run must never stay "checking" for ever
+            log.exception("run %s: the check failed", meta.id)
+            message = f"internal error while checking: {type(exc).__name__} — see the server log"
+            result = checking.CheckResult(runstore.REJECTED, message)
         meta.status = result.status
         meta.message = result.message
         meta.plan = result.plan
@@ -161,7 +166,7 @@ class RunManager:
 
     # -- sending -----------------------------------------------------------------------
 
-    async def send(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
+    def send(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
         """Start sending a checked run; ``confirm_forget`` must be given if it forgets anyone."""
         if meta.status != runstore.PLANNED:
             raise RunError("This run is not waiting to be sent.")
@@ -174,7 +179,7 @@ class RunManager:
             )
         self._start(meta, user, resume=False)
 
-    async def resume(self, meta: RunMeta, user: str) -> None:
+    def resume(self, meta: RunMeta, user: str) -> None:
         if meta.status not in runstore.ENDED or not meta.resumable:
             raise RunError("This run has nothing left to resume.")
         self._start(meta, user, resume=True)
@@ -222,19 +227,19 @@ class RunManager:
         try:
             outcome = await done
         except BatchtoolError as exc:
-            meta.status, meta.message = (
-                runstore.ABORTED,
-                checking.speak_of(str(exc), self.store.input_path(meta), meta.file_name),
-            )
+            meta.status = runstore.ABORTED
+            meta.message = checking.speak_of(str(exc), self.store.input_path(meta), meta.file_name)
             meta.resumable = True
         except Exception as exc:
             log.exception("run %s failed", meta.id)
-            meta.status, meta.message = runstore.ABORTED, f"internal error: {type(exc).__name__}"
+            meta.status = runstore.ABORTED
+            meta.message = f"internal error: {type(exc).__name__} — see the server log"
             meta.resumable = True
         else:
             report = outcome.report
             if report.aborted:
-                meta.status, meta.message = runstore.ABORTED, report.aborted
+                meta.status = runstore.ABORTED
+                meta.message = report.aborted
             elif report.interrupted:
                 meta.status = runstore.STOPPED
             else:
@@ -273,6 +278,6 @@ class RunManager:
         return task
 
 
-def _copy(data: IO[bytes], target: Any) -> None:
+def _copy(data: IO[bytes], target: Path) -> None:
     with open(target, "wb") as handle:
         shutil.copyfileobj(data, handle, 1 << 20)
