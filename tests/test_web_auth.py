@@ -88,7 +88,7 @@ async def test_every_page_but_sign_in_needs_a_signed_in_user(web_server: WebServ
         assert await response.json() == {"error": "Sign in first: this needs a signed-in user."}
     # Form posts without a signed-in session go nowhere either.
     response = await client.post("/check", data={"csrf_token": "x"})
-    assert response.status == 403
+    assert response.status == 401
     assert (await client.get("/login")).status == 200
     assert (await client.get("/static/app.js")).status == 200
 

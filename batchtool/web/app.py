@@ -55,7 +55,7 @@ STATIC_DIR: Final = Path(__file__).with_name("static")
 
 def make_app(config: WebConfig) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, session_middleware, csrf_middleware, signed_in_middleware],
+        middlewares=[errors_middleware, session_middleware, signed_in_middleware, csrf_middleware],
         client_max_size=config.max_upload_bytes + _FORM_OVERHEAD_BYTES,
     )
     installations = Installations(config.config_path)

@@ -1,9 +1,10 @@
 """The rules every request goes through, each in one place:
 
 - ``session_middleware``: finds the request's session from its cookie;
+- ``signed_in_middleware``: every route but sign-in and static files needs a signed-in user
+  (checked first, so nobody else gets as far as having an upload read);
 - ``csrf_middleware``: every POST must carry its session's CSRF token (form field
   ``csrf_token`` or header ``X-CSRF-Token``), else 403 and the handler never runs;
-- ``signed_in_middleware``: every route but sign-in and static files needs a signed-in user;
 - ``add_security_headers``: CSP, nosniff, no framing, no caching of pages, on every response.
 
 HTTPS is recognised from the connection itself or, from a reverse proxy on this machine (a
@@ -85,6 +86,8 @@ class CsrfRefused(web.HTTPForbidden):
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in _SAFE_METHODS:
         session: Session | None = request[SESSION]
+        if session is None:
+            raise CsrfRefused()  # before reading a body that could not count anyway
         token = request.headers.get(CSRF_HEADER)
         if token is None and request.content_type in (
             "application/x-www-form-urlencoded",
@@ -92,11 +95,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         ):
             value = (await request.post()).get(CSRF_FIELD)
             token = value if isinstance(value, str) else None
-        if (
-            session is None
-            or token is None
-            or not hmac.compare_digest(token.encode(), session.csrf_token.encode())
-        ):
+        if token is None or not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
             raise CsrfRefused()
     return await handler(request)
 
