@@ -49,15 +49,21 @@ pytestmark = [
 ]
 
 
+class Served(ServeProcess):
+    """The server under test, and the simulator it sends to."""
+
+    sim_url = ""
+
+
 @pytest.fixture
-def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[ServeProcess]:
+def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
     """A `batchtool serve` with user alice and a profile "staging" for a simulator process
     answering in about 20 ms, so a few thousand rows take a few seconds to send."""
     sim_url = simulator_process("--latency-ms", "20", "--customers", "5000")
     config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
     add_user(tmp_path / "data")
-    serve = ServeProcess(tmp_path / "data", config, {KEY_ENV: DEFAULT_API_KEY})
-    serve.sim_url = sim_url  # type: ignore[attr-defined]
+    serve = Served(tmp_path / "data", config, {KEY_ENV: DEFAULT_API_KEY})
+    serve.sim_url = sim_url
     serve.start()
     yield serve
     if serve.proc is not None and serve.proc.poll() is None:
@@ -121,15 +127,15 @@ def _xlsx(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def test_check_confirm_send_watch_and_download(
-    page: Page, server: ServeProcess, tmp_path: Path
-) -> None:
+def test_check_confirm_send_watch_and_download(page: Page, server: Served, tmp_path: Path) -> None:
     rows = [["set", str(i), "", f"City {i}"] for i in range(1, 799)]
     rows.insert(3, ["set", "900", "not-an-email", ""])
     rows.insert(7, ["forget", "901", "", ""])
     file = _xlsx(tmp_path / "ops.xlsx", rows)  # 800 rows: 799 valid, 1 forget, 1 invalid
 
     sign_in(page, server.url)
+    for name in ("Installation", "Spreadsheet", "Sheet", "Default operation"):
+        expect(page.get_by_label(name, exact=True)).to_be_visible()
     check(page, file)
     invalid = page.get_by_role("table", name="Invalid rows")
     expect(invalid).to_contain_text("email 'not-an-email' is not an email address")
@@ -160,7 +166,7 @@ def test_check_confirm_send_watch_and_download(
     )
 
 
-def test_stop_then_resume(page: Page, server: ServeProcess, tmp_path: Path) -> None:
+def test_stop_then_resume(page: Page, server: Served, tmp_path: Path) -> None:
     file = tmp_path / "locks.csv"
     file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, 3001))))
     sign_in(page, server.url)
@@ -177,7 +183,7 @@ def test_stop_then_resume(page: Page, server: ServeProcess, tmp_path: Path) -> N
 
 
 def test_a_killed_server_restarts_and_the_run_resumes(
-    page: Page, server: ServeProcess, tmp_path: Path
+    page: Page, server: Served, tmp_path: Path
 ) -> None:
     file = tmp_path / "locks.csv"
     file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, 3001))))
@@ -197,7 +203,7 @@ def test_a_killed_server_restarts_and_the_run_resumes(
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
 
-    log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()  # type: ignore[attr-defined]
+    log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
     sent = [entry["lookup"][1] for entry in log]
     assert set(sent) == {str(i) for i in range(1, 3001)}
     # Rows in flight when the server died may go twice; everything else exactly once.

@@ -48,8 +48,8 @@ async def test_new_batch_offers_each_profile_with_its_base_url(web: WebServer) -
     for label in (
         'for="installation">Installation<',
         'for="spreadsheet">Spreadsheet<',
-        'for="sheet">Sheet ',
-        'for="operation">Default operation ',
+        'for="sheet">Sheet<',
+        'for="operation">Default operation<',
         ">Check</button>",
     ):
         assert label in page
