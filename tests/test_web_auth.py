@@ -15,7 +15,7 @@ from batchtool.errors import UsageError
 from batchtool.web import Users
 from batchtool.web.security import is_https
 from batchtool.web.sessions import FAILURE_WINDOW_S
-from batchtool.web.users import hash_password, verify_password
+from batchtool.web.users import SCRYPT_N, hash_password, verify_password
 
 
 def test_users_file_is_private_and_holds_only_scrypt_hashes(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_users_file_is_private_and_holds_only_scrypt_hashes(tmp_path: Path) -> N
     assert mode == 0o600
     text = users.path.read_text()
     assert PASSWORD not in text
-    assert text.count("scrypt$16384$8$1$") == 2
+    assert text.count(f"scrypt${SCRYPT_N}$8$1$") == 2
     assert users.verify("alice", PASSWORD)
     assert not users.verify("alice", PASSWORD + "x")
     assert not users.verify("nobody", PASSWORD)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import jinja2
 from aiohttp import web
@@ -87,7 +87,7 @@ def respond(
     return html(request, template, data, page=page, status=status, headers=headers)
 
 
-def after_post(request: web.Request, location: str) -> web.StreamResponse:
+def after_post(request: web.Request, location: str) -> NoReturn:
     """Where a form goes next (303, so a reload does not post again); scripts that asked
     for JSON follow to the JSON twin."""
     if "application/json" in request.headers.get("Accept", ""):
