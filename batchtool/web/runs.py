@@ -244,7 +244,8 @@ class RunManager:
                 meta.status = runstore.STOPPED
             else:
                 meta.status = runstore.FINISHED
-            meta.counts, meta.errors = outcome.counts, outcome.errors
+            meta.counts = dict(report.summary.counts)  # in the order people look for them
+            meta.errors = outcome.errors
             meta.resumable = outcome.resumable
         finally:
             self._jobs.pop(meta.id, None)

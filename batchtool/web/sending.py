@@ -33,7 +33,6 @@ PROGRESS_INTERVAL_S: Final = 0.5
 @dataclass(frozen=True)
 class SendOutcome:
     report: RunReport
-    counts: dict[str, int]
     errors: list[tuple[str, int]]
     resumable: bool
 
@@ -118,8 +117,8 @@ class SendJob:
             progress_interval_s=PROGRESS_INTERVAL_S,
             stop=self._stop,
         )
-        counts, errors, resumable = tables.error_groups(self._results_path)
-        return SendOutcome(report, counts, errors, resumable)
+        errors, resumable = tables.error_groups(self._results_path)
+        return SendOutcome(report, errors, resumable)
 
 
 def _settle(

@@ -42,9 +42,9 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
 
 def error_groups(
     results_path: Path, limit: int = ERROR_GROUPS_SHOWN
-) -> tuple[dict[str, int], list[tuple[str, int]], bool]:
-    """Counts by status, the ``limit`` most frequent errors of rows not ok, and whether a
-    resume would have anything to do (rows not sent, or failed for a reason worth retrying)."""
+) -> tuple[list[tuple[str, int]], bool]:
+    """The ``limit`` most frequent errors of rows not ok, and whether a resume would have
+    anything to do (rows not sent, or failed for a reason worth retrying)."""
     scan = _scan(results_path).select(
         "status", "error", pl.col("http_status").cast(pl.Int64, strict=False)
     )
@@ -52,7 +52,6 @@ def error_groups(
     retryable = failed & (
         pl.col("http_status").is_null() | pl.col("http_status").is_in(list(RETRYABLE_STATUSES))
     )
-    counts_q = scan.group_by("status").agg(pl.len().alias("n"))
     errors_q = (
         scan.filter(
             ~pl.col("status").is_in([model.OK, model.VALID]) & pl.col("error").is_not_null()
@@ -63,10 +62,9 @@ def error_groups(
         .head(limit)
     )
     left_q = scan.select(((pl.col("status") == model.SKIPPED) | retryable).any().alias("left"))
-    counts_df, errors_df, left_df = pl.collect_all([counts_q, errors_q, left_q])
-    counts = {str(s): int(n) for s, n in counts_df.iter_rows() if s is not None}
+    errors_df, left_df = pl.collect_all([errors_q, left_q])
     groups = [(str(e), int(n)) for e, n in errors_df.iter_rows()]
-    return counts, groups, bool(left_df.item())
+    return groups, bool(left_df.item())
 
 
 def write_excel(results_path: Path, excel_path: Path) -> None:
