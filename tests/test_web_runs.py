@@ -213,7 +213,7 @@ async def test_stop_then_resume_sends_every_row_once(web: WebServer) -> None:
     await wait_until(lambda: len(web.simulator.log) >= 20)
     live = await wait_for_live(web.client, path)
     assert live["to_send"] == 300 and 0 < live["done"] < 300
-    assert live["concurrency"] == 16 and live["rate"] > 0 and live["history"]
+    assert live["concurrency"] >= 1 and live["rate"] > 0 and live["history"]
     assert sum(live["counts"].values()) == live["done"]
     page = await (await web.client.get(path)).text()
     assert re.search(

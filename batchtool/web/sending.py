@@ -52,7 +52,8 @@ class SendJob:
     ) -> None:
         self.live = live
         self._dispatch = dispatch
-        live.concurrency = dispatch.concurrency
+        # A fixed limit is known now; an adaptive one ("auto") arrives with the first progress.
+        live.concurrency = dispatch.concurrency if isinstance(dispatch.concurrency, int) else None
         self._name = name
         self._input_path = input_path
         self._results_path = results_path
