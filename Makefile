@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo serve test test-browser lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/batchtool run sample_data/ops_changes.xlsx --simulate --restart --results demo.results.csv
 
+# The ops page with a "Simulator" installation, on this machine only.
+serve: $(STAMP)
+	@echo "The ops page: http://127.0.0.1:8750 (Ctrl-C to stop)"
+	@echo "Sign in as a user you add first, in another terminal: $(BIN)/batchtool users add NAME"
+	$(BIN)/batchtool serve --simulate
+
+# Everything; the browser tests are skipped, with the reason, where chromium is missing.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Only the end-to-end tests in a real browser (Debian's chromium: apt-get install chromium).
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check batchtool tests benchmarks

@@ -5,12 +5,13 @@ No logic lives here that the Python API (``batchtool.run_batch``) lacks.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -23,6 +24,9 @@ from batchtool.progress import render_summary
 from batchtool.reader import FORMATS
 from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
 from batchtool.runner import run_batch
+
+if TYPE_CHECKING:
+    from batchtool.web import Users
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -476,3 +480,152 @@ def simulate(
         _fail(str(exc), exc.exit_code)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
+
+
+def _data_dir_option(f: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Where the ops page keeps users and runs "
+        "(default $BATCHTOOL_DATA_DIR or ~/.local/share/batchtool).",
+    )(f)
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback needs a user and an HTTPS proxy.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8750,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@_data_dir_option
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file whose profiles are the installations offered "
+    "(default $BATCHTOOL_CONFIG or ~/.config/batchtool/config.toml).",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 10_240),
+    default=100,
+    show_default=True,
+    help="Largest spreadsheet accepted.",
+)
+@click.option(
+    "--simulate", is_flag=True, help='Also offer a "Simulator" installation (built-in simulator).'
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    config_path: Path | None,
+    max_upload_mb: int,
+    simulate: bool,
+) -> None:
+    """Serve the ops page: sign in, upload a spreadsheet, check, send, watch, download.
+
+    Add users first with 'batchtool users add NAME'. API keys stay in this server's
+    environment; no page, log or download shows them.
+    """
+    # Imported here: aiohttp.web and jinja2 are not needed by `batchtool run`.
+    from batchtool.web import Users, WebConfig, default_data_dir
+    from batchtool.web import serve as serve_page
+
+    config = WebConfig(
+        data_dir=data_dir or default_data_dir(),
+        config_path=config_path,
+        max_upload_mb=max_upload_mb,
+        simulate=simulate,
+    )
+
+    def warn(text: str) -> None:
+        click.echo(f"batchtool: warning: {text}", err=True)
+
+    def ready(url: str) -> None:
+        click.echo(f"batchtool serve: listening on {url} (Ctrl-C to stop)")
+        if not Users(config.users_path).any():
+            click.echo(
+                "batchtool serve: nobody can sign in yet — add a user with: "
+                f"batchtool users add NAME --data-dir {config.data_dir}"
+            )
+        sys.stdout.flush()
+
+    logging.basicConfig(level=logging.INFO, format="batchtool serve: %(message)s")
+    try:
+        serve_page(config, host=host, port=port, on_ready=ready, on_warning=warn)
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
+
+
+@main.group()
+def users() -> None:
+    """Who may sign in to the ops page (batchtool serve)."""
+
+
+def _users(data_dir: Path | None) -> Users:
+    from batchtool.web import Users, WebConfig, default_data_dir
+
+    return Users(WebConfig(data_dir=data_dir or default_data_dir()).users_path)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@_data_dir_option
+def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
+    """Add user NAME, or give NAME a new password; asks for it twice."""
+    try:
+        store = _users(data_dir)
+        existed = store.exists(name)
+        store.add(name, _read_password(password_stdin))
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    what = "new password for" if existed else "added"
+    click.echo(f"{what} {name} ({store.path})")
+
+
+@users.command("list")
+@_data_dir_option
+def users_list(data_dir: Path | None) -> None:
+    """Who may sign in, and since when."""
+    try:
+        found = _users(data_dir).names()
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    for user in found:
+        click.echo(f"{user.name}\t{user.created}")
+
+
+@users.command("remove")
+@click.argument("name")
+@_data_dir_option
+def users_remove(name: str, data_dir: Path | None) -> None:
+    """Remove user NAME; a running server signs them out at once."""
+    try:
+        _users(data_dir).remove(name)
+    except BatchtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    click.echo(f"removed {name}")

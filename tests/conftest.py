@@ -1,5 +1,6 @@
 """Shared fixtures: the simulator in the test's event loop, the simulator as its own process,
-an event loop in a thread for servers that a CLI run must reach, and no proxy from the machine.
+an event loop in a thread for servers that a CLI run must reach, no proxy from the machine,
+and the ops page in process.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from web_support import KEY_ENV, PASSWORD, FakeClock, WebClient, sign_in, write_profile
 
 from batchtool.simulator import Simulator
+from batchtool.web import Users, WebConfig, make_app
 
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
@@ -157,3 +163,60 @@ def loop_thread() -> Iterator[LoopThread]:
         yield thread
     finally:
         thread.close()
+
+
+# --- the ops page (batchtool serve), driven in process -------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test, so a fixture can tell that its test failed
+    (the browser tests save a screenshot then)."""
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@dataclass
+class WebServer:
+    """The ops page's app in process, with user alice, a profile sending to ``simulator``."""
+
+    config: WebConfig
+    client: WebClient
+    simulator: Simulator
+    clock: FakeClock
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+
+@pytest_asyncio.fixture
+async def web_server(
+    tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[WebServer]:
+    monkeypatch.setenv(KEY_ENV, simulator.api_key)
+    clock = FakeClock()
+    config = WebConfig(
+        data_dir=tmp_path / "data",
+        config_path=write_profile(
+            tmp_path / "config.toml", simulator.base_url, simulator.api_username
+        ),
+        max_upload_mb=1,
+        clock=clock,
+    )
+    Users(config.users_path).add("alice", PASSWORD)
+    async with TestClient(TestServer(make_app(config))) as client:
+        yield WebServer(config, client, simulator, clock)
+
+
+@pytest_asyncio.fixture
+async def web(web_server: WebServer) -> WebServer:
+    """``web_server`` with alice signed in."""
+    assert await sign_in(web_server.client) == 200
+    return web_server

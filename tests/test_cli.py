@@ -249,8 +249,20 @@ def test_refused_credentials_exit_3_and_the_key_is_not_shown(
     out = tmp_path / "c.results.csv"
     result = runner.invoke(
         main,
-        ["run", str(src), "--base-url", base_url, "--api-username", "sim_admin",
-         "--api-key", "wrong-key-123", "--results", str(out), "--concurrency", "1"],
+        [
+            "run",
+            str(src),
+            "--base-url",
+            base_url,
+            "--api-username",
+            "sim_admin",
+            "--api-key",
+            "wrong-key-123",
+            "--results",
+            str(out),
+            "--concurrency",
+            "1",
+        ],
     )
     assert result.exit_code == 3, result.output
     assert "aborted: authentication refused (HTTP 401)" in result.output

@@ -74,7 +74,9 @@ def test_simulate_port_in_use_is_one_line(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1]
         again = subprocess.run(
             [sys.executable, "-m", "batchtool", "simulate", "--port", port],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert again.returncode == 2
         assert "choose another --port" in again.stderr

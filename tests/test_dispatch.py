@@ -413,9 +413,7 @@ async def test_a_server_that_never_answers_aborts_after_a_few_rows() -> None:
 async def test_unanswered_rows_after_the_server_answered_are_ordinary_failures() -> None:
     # Once the server has answered, a flaky connection is the server's trouble, row by row.
     sender = FakeSender(lambda req, n: OK if req.row == 1 else UNREACHABLE)
-    report, outcomes = await run(
-        rows(20), sender, DispatchConfig(concurrency=1, max_attempts=1)
-    )
+    report, outcomes = await run(rows(20), sender, DispatchConfig(concurrency=1, max_attempts=1))
     assert report.aborted is None
     assert len(outcomes) == 20
     assert sum(o.status == model.FAILED for o in outcomes) == 19

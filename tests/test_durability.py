@@ -128,8 +128,9 @@ def test_kill_9_then_resume_sends_no_ok_row_twice(
     assert all_sent == set(range(1, ROWS + 1))
     # Resuming a run that ended all ok sends nothing at all.
     sent = len(sim_log(base_url))
-    again = subprocess.run(batchtool(src, out, "--quiet", "--resume"), env=env_for(base_url),
-                           timeout=120)
+    again = subprocess.run(
+        batchtool(src, out, "--quiet", "--resume"), env=env_for(base_url), timeout=120
+    )
     assert again.returncode == 0
     assert len(sim_log(base_url)) == sent
     assert_complete(out)
@@ -270,8 +271,9 @@ def test_second_interrupt_quits_at_once_and_resume_still_finishes(
     base_url = simulator_process("--customers", "100", "--latency-ms", "1000", "--seed", "8")
     src = write_input(tmp_path / "in.csv", rows=100)
     out = tmp_path / "in.results.csv"
-    proc = subprocess.Popen(batchtool(src, out), env=env_for(base_url), stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        batchtool(src, out), env=env_for(base_url), stderr=subprocess.PIPE, text=True
+    )
     wait_for_log(base_url, 8)
     time.sleep(1.2)  # let the first answers come back and be journaled
     proc.send_signal(signal.SIGINT)
@@ -287,8 +289,11 @@ def test_second_interrupt_quits_at_once_and_resume_still_finishes(
     assert recorded_ok, "answers that came back before the interrupts are journaled"
     sent_before = len(sim_log(base_url))
 
-    done = subprocess.run(batchtool(src, out, "--quiet", "--resume", "--concurrency", "64"),
-                          env=env_for(base_url), timeout=120)
+    done = subprocess.run(
+        batchtool(src, out, "--quiet", "--resume", "--concurrency", "64"),
+        env=env_for(base_url),
+        timeout=120,
+    )
     assert done.returncode == 0
     assert_complete(out, rows=100)
     resent = {int(e["form"]["customer_id"]) for e in sim_log(base_url)[sent_before:]}

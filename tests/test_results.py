@@ -286,9 +286,7 @@ def test_summarise_results() -> None:
         pytest.param("r.txt", "unknown extension", id="bad-extension"),
     ],
 )
-def test_unusable_results_path_is_refused_up_front(
-    tmp_path: Path, name: str, message: str
-) -> None:
+def test_unusable_results_path_is_refused_up_front(tmp_path: Path, name: str, message: str) -> None:
     (tmp_path / "adir.csv").mkdir()
     with pytest.raises(UsageError, match=re.escape(message.format(tmp=tmp_path))):
         results.check_results_path(tmp_path / name)

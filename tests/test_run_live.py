@@ -280,13 +280,13 @@ async def test_journal_write_failure_stops_sending_and_keeps_what_was_recorded(
     out = tmp_path / "full.results.csv"
     with pytest.raises(RunAborted, match="--resume"):
         await run_batch_async(
-            src, credentials=creds(simulator), results_path=out,
+            src,
+            credentials=creds(simulator),
+            results_path=out,
             dispatch_config=DispatchConfig(concurrency=4),
         )
     assert len(simulator.log) < 40, "sending stops at the first row that cannot be recorded"
     monkeypatch.setattr(journal, "_write_all", real_write)
-    report = await run_batch_async(
-        src, credentials=creds(simulator), results_path=out, resume=True
-    )
+    report = await run_batch_async(src, credentials=creds(simulator), results_path=out, resume=True)
     assert report.exit_code == 0
     assert report.resumed_ok == 20

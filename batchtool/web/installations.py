@@ -1,0 +1,98 @@
+"""The installations the page offers: the config file's profiles, plus the simulator with
+``--simulate``; and the credentials to send to one (which never leave the server)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from batchtool.config import (
+    ENV_API_KEY,
+    ENV_API_KEY_FILE,
+    ENV_API_USERNAME,
+    ENV_BASE_URL,
+    Credentials,
+    default_config_path,
+    resolve_credentials,
+)
+from batchtool.errors import UsageError
+
+SIMULATOR: Final = "Simulator"
+
+#: Variables that would send every profile to one installation as one user, or with one
+#: key: ignored here, so each installation the page offers is exactly its profile (proxy
+#: variables still apply, as they do for curl).
+_OVERRIDES: Final = frozenset({ENV_BASE_URL, ENV_API_USERNAME, ENV_API_KEY, ENV_API_KEY_FILE})
+
+
+@dataclass(frozen=True)
+class Installation:
+    name: str
+    base_url: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.base_url})" if self.base_url else self.name
+
+
+class Installations:
+    """Profiles are read from the config file whenever it changes, so adding one needs no restart.
+
+    ``simulator``: credentials of the built-in simulator, when the server runs with it.
+    """
+
+    def __init__(self, config_path: Path | None, simulator: Credentials | None = None) -> None:
+        self.config_path = config_path or default_config_path()
+        self.simulator = simulator
+        self._stamp: tuple[int, int] | None = None
+        self._profiles: dict[str, Installation] = {}
+
+    def _profile_list(self) -> dict[str, Installation]:
+        try:
+            info = self.config_path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (info.st_mtime_ns, info.st_size)
+        if stamp != self._stamp:
+            try:
+                data = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise UsageError(
+                    f"config file {self.config_path}: cannot be read ({exc}) — fix or replace it"
+                ) from None
+            profiles = data.get("profiles")
+            found: dict[str, Installation] = {}
+            if isinstance(profiles, dict):
+                for name, table in profiles.items():
+                    if isinstance(table, dict) and name != SIMULATOR:
+                        url = table.get("base_url")
+                        found[name] = Installation(name, url if isinstance(url, str) else "")
+            self._stamp, self._profiles = stamp, found
+        return self._profiles
+
+    def all(self) -> list[Installation]:
+        found = [Installation(SIMULATOR, self.simulator.base_url)] if self.simulator else []
+        return found + sorted(self._profile_list().values(), key=lambda i: i.name)
+
+    def get(self, name: str) -> Installation | None:
+        return next((i for i in self.all() if i.name == name), None)
+
+    def credentials(self, name: str, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Everything needed to send to ``name``; raises UsageError naming what is missing."""
+        if name == SIMULATOR and self.simulator is not None:
+            return self.simulator
+        if name not in self._profile_list():
+            raise UsageError(
+                f"installation {name!r} is no longer in {self.config_path} — "
+                "choose another one, or ask an admin to restore its profile"
+            )
+        env = os.environ if environ is None else environ
+        return resolve_credentials(
+            profile=name,
+            config_path=self.config_path,
+            environ={k: v for k, v in env.items() if k not in _OVERRIDES},
+        )

@@ -1,0 +1,24 @@
+"""Typed keys for what the app and each request carry."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import jinja2
+from aiohttp import web
+
+from batchtool.web.installations import Installations
+from batchtool.web.runs import RunManager
+from batchtool.web.sessions import Session, Sessions, SignInThrottle
+from batchtool.web.settings import WebConfig
+from batchtool.web.users import Users
+
+CONFIG: Final = web.AppKey("config", WebConfig)
+USERS: Final = web.AppKey("users", Users)
+SESSIONS: Final = web.AppKey("sessions", Sessions)
+THROTTLE: Final = web.AppKey("throttle", SignInThrottle)
+INSTALLATIONS: Final = web.AppKey("installations", Installations)
+RUNS: Final = web.AppKey("runs", RunManager)
+TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
+
+SESSION: Final = web.RequestKey[Session | None]("session")

@@ -1,0 +1,284 @@
+"""The runs of one server: create them from uploads, check them, send, stop and resume them.
+
+The one place that changes a run's status. Everything slow happens off the event loop:
+checks in a worker thread, sends in a thread of their own (see ``sending``). A run that was
+sending when the server died shows as interrupted after the restart, ready to resume; its
+journal makes sure no row already ok is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import IO, Any, Final
+
+from batchtool import api
+from batchtool.dispatch import DispatchConfig
+from batchtool.errors import BatchtoolError, UsageError
+from batchtool.web import checking, runstore, tables
+from batchtool.web.installations import Installations
+from batchtool.web.live import LiveRun
+from batchtool.web.mappings import ColumnMemory
+from batchtool.web.runstore import RunMeta, RunStore, Send, now_iso
+from batchtool.web.sending import SendJob, SendOutcome
+
+log = logging.getLogger("batchtool.web")
+
+#: How long a server shutting down waits for its runs to stop gracefully.
+SHUTDOWN_WAIT_S: Final = 30.0
+
+
+class RunError(Exception):
+    """A request about a run that cannot be done now; ``str`` says why, for the page."""
+
+
+class RunManager:
+    def __init__(self, store: RunStore, installations: Installations, memory: ColumnMemory) -> None:
+        self.store = store
+        self.installations = installations
+        self.memory = memory
+        self._runs: dict[str, RunMeta] = {}
+        self._invalid_rows: dict[str, list[tuple[int, str]]] = {}
+        self._jobs: dict[str, SendJob] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read every run from disk; runs cut off by the last shutdown become interrupted."""
+        for meta in self.store.load_all():
+            if meta.status == runstore.SENDING:
+                meta.status = runstore.INTERRUPTED
+                meta.resumable = True
+                self.store.save(meta)
+            self._runs[meta.id] = meta
+
+    def resume_checks(self) -> None:
+        """Check again the uploads whose check the last shutdown cut off."""
+        for meta in self._runs.values():
+            if meta.status == runstore.CHECKING:
+                self._spawn(self._check(meta))
+
+    def get(self, run_id: str) -> RunMeta | None:
+        return self._runs.get(run_id)
+
+    def newest_first(self) -> list[RunMeta]:
+        return sorted(self._runs.values(), key=lambda m: (m.created, m.id), reverse=True)
+
+    def live(self, run_id: str) -> LiveRun | None:
+        job = self._jobs.get(run_id)
+        return job.live if job else None
+
+    async def invalid_rows(self, meta: RunMeta) -> list[tuple[int, str]]:
+        if meta.id not in self._invalid_rows:
+            rows: list[tuple[int, str]] = []
+            if meta.plan and meta.plan["invalid"]:
+                rows = await asyncio.to_thread(tables.invalid_rows, self.store.plan_path(meta))
+            self._invalid_rows[meta.id] = rows
+        return self._invalid_rows[meta.id]
+
+    # -- checking ----------------------------------------------------------------------
+
+    async def upload(
+        self,
+        data: IO[bytes],
+        *,
+        file_name: str,
+        installation: str,
+        options: Mapping[str, Any],
+        user: str,
+    ) -> RunMeta:
+        """Keep the upload under a name of the server's choosing, then check it."""
+        name = runstore.display_name(file_name)
+        extension = runstore.input_extension(name)
+        if extension is None:
+            raise RunError(
+                f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
+                "save the spreadsheet as one of these"
+            )
+        try:
+            target = self.installations.get(installation)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
+        if target is None:
+            raise RunError("Choose an installation from the list.")
+        meta = self.store.create(
+            file_name=name,
+            extension=extension,
+            installation=target.name,
+            base_url=target.base_url,
+            user=user,
+            options=dict(options),
+        )
+        self._runs[meta.id] = meta
+        try:
+            await asyncio.to_thread(_copy, data, self.store.input_path(meta))
+        except OSError as exc:
+            meta.status = runstore.REJECTED
+            meta.message = f"{name}: the server could not keep the upload ({exc.strerror or exc})"
+            self.store.save(meta)
+            return meta
+        await asyncio.shield(self._spawn(self._check(meta)))
+        return meta
+
+    async def map_columns(self, meta: RunMeta, choices: Mapping[str, str]) -> None:
+        """Map or ignore the unknown columns as chosen, remember the choice, check again."""
+        if meta.status not in (runstore.COLUMNS, runstore.REJECTED):
+            raise RunError("This run's columns are already settled.")
+        for header, target in choices.items():
+            if target and not checking.is_api_name(target):
+                raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
+        self.memory.remember(meta.installation, choices)
+        meta.options = checking.apply_choices(meta.options, choices)
+        meta.status = runstore.CHECKING
+        self.store.save(meta)
+        await asyncio.shield(self._spawn(self._check(meta)))
+
+    async def _check(self, meta: RunMeta) -> None:
+        try:
+            credentials = self.installations.credentials(meta.installation)
+            result = await asyncio.to_thread(
+                checking.check,
+                self.store.input_path(meta),
+                file_name=meta.file_name,
+                plan_path=self.store.plan_path(meta),
+                options=meta.options,
+                credentials=credentials,
+            )
+        except BatchtoolError as exc:
+            result = checking.CheckResult(runstore.REJECTED, str(exc))
+        except Exception as exc:  # a run must never stay "checking" for ever
+            log.exception("run %s: the check failed", meta.id)
+            message = f"internal error while checking: {type(exc).__name__} — see the server log"
+            result = checking.CheckResult(runstore.REJECTED, message)
+        meta.status = result.status
+        meta.message = result.message
+        meta.plan = result.plan
+        meta.samples = list(result.samples)
+        if result.status == runstore.COLUMNS:
+            remembered = self.memory.recall(meta.installation, [c.header for c in result.unknown])
+            meta.unknown_columns = checking.column_choices(result.unknown, remembered)
+        self._invalid_rows[meta.id] = result.invalid_rows
+        self.store.save(meta)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
+        """Start sending a checked run; ``confirm_forget`` must be given if it forgets anyone."""
+        if meta.status != runstore.PLANNED:
+            raise RunError("This run is not waiting to be sent.")
+        plan = meta.plan or {}
+        if not plan.get("valid"):
+            raise RunError("No valid rows to send.")
+        if plan.get("by_operation", {}).get(api.FORGET) and not confirm_forget:
+            raise RunError(
+                "Tick “I understand that forget erases customer data” to send this file."
+            )
+        self._start(meta, user, resume=False)
+
+    def resume(self, meta: RunMeta, user: str) -> None:
+        if meta.status not in runstore.ENDED or not meta.resumable:
+            raise RunError("This run has nothing left to resume.")
+        self._start(meta, user, resume=True)
+
+    def stop(self, meta: RunMeta) -> None:
+        job = self._jobs.get(meta.id)
+        if job is None:
+            raise RunError("This run is not sending.")
+        log.info("run %s: stopping", meta.id)
+        job.stop()
+
+    def _start(self, meta: RunMeta, user: str, *, resume: bool) -> None:
+        if meta.id in self._jobs:
+            raise RunError("This run is already sending.")
+        try:
+            credentials = self.installations.credentials(meta.installation)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
+        job = SendJob(
+            name=meta.id,
+            input_path=self.store.input_path(meta),
+            results_path=self.store.results_path(meta),
+            options=meta.options,
+            credentials=credentials,
+            resume=resume,
+            dispatch=DispatchConfig(),
+            live=LiveRun(),
+        )
+        meta.status = runstore.SENDING
+        meta.message = None
+        meta.sends.append(Send(by=user, at=now_iso(), resume=resume))
+        self.store.save(meta)
+        self._jobs[meta.id] = job
+        log.info(
+            "run %s: %s by %s to %s",
+            meta.id,
+            "resumed" if resume else "sent",
+            user,
+            meta.installation,
+        )
+        done = job.start()
+        self._spawn(self._finish(meta, done))
+
+    async def _finish(self, meta: RunMeta, done: asyncio.Future[SendOutcome]) -> None:
+        try:
+            outcome = await done
+        except BatchtoolError as exc:
+            meta.status = runstore.ABORTED
+            meta.message = checking.speak_of(str(exc), self.store.input_path(meta), meta.file_name)
+            meta.resumable = True
+        except Exception as exc:
+            log.exception("run %s failed", meta.id)
+            meta.status = runstore.ABORTED
+            meta.message = f"internal error: {type(exc).__name__} — see the server log"
+            meta.resumable = True
+        else:
+            report = outcome.report
+            if report.aborted:
+                meta.status = runstore.ABORTED
+                meta.message = report.aborted
+            elif report.interrupted:
+                meta.status = runstore.STOPPED
+            else:
+                meta.status = runstore.FINISHED
+            meta.counts = dict(report.summary.counts)  # in the order people look for them
+            meta.errors = outcome.errors
+            meta.resumable = outcome.resumable
+        finally:
+            self._jobs.pop(meta.id, None)
+        meta.finished_at = now_iso()
+        self.store.save(meta)
+        self.store.excel_path(meta).unlink(missing_ok=True)
+        counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
+        log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
+
+    async def excel(self, meta: RunMeta) -> None:
+        """Make the Excel copy of the results if it is not there yet."""
+        path = self.store.excel_path(meta)
+        if not path.exists():
+            await asyncio.to_thread(tables.write_excel, self.store.results_path(meta), path)
+
+    # -- shutting down -----------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop every sending run gracefully and wait (a while) for them to write results."""
+        for job in self._jobs.values():
+            job.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=SHUTDOWN_WAIT_S)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        # Kept until done: a task nobody holds may be collected mid-run, and a page request
+        # that started it may go away (the browser closed) without cancelling it.
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _copy(data: IO[bytes], target: Path) -> None:
+    with open(target, "wb") as handle:
+        shutil.copyfileobj(data, handle, 1 << 20)

@@ -1,0 +1,102 @@
+// The run page, live: while a run is being checked or sent, fetch its JSON twin every
+// half second, move the progress bar and the numbers, draw rows/s over time. When the run
+// reaches another status the page reloads and the server renders what comes next.
+// No inline script anywhere (the CSP forbids it): this file is all the page runs.
+"use strict";
+
+(function () {
+  var POLL_MS = 500;
+  var LIVE = { checking: true, sending: true };
+
+  function number(n) {
+    return Number(n || 0).toLocaleString("en-US");
+  }
+
+  function countsText(counts) {
+    return Object.keys(counts || {}).map(function (status) {
+      return status + " " + number(counts[status]);
+    }).join(", ");
+  }
+
+  function setText(id, text) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = text; }
+  }
+
+  function drawChart(canvas, history) {
+    var ctx = canvas.getContext && canvas.getContext("2d");
+    if (!ctx) { return; }
+    var w = canvas.width, h = canvas.height, pad = 4;
+    ctx.clearRect(0, 0, w, h);
+    if (!history || history.length < 2) { return; }
+    var tMax = history[history.length - 1][0] || 1;
+    var rMax = 1;
+    history.forEach(function (p) { rMax = Math.max(rMax, p[1]); });
+    ctx.strokeStyle = "#c8ccd2";
+    ctx.beginPath();
+    ctx.moveTo(pad, h - pad);
+    ctx.lineTo(w - pad, h - pad);
+    ctx.stroke();
+    ctx.strokeStyle = "#1f6feb";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    history.forEach(function (p, i) {
+      var x = pad + (w - 2 * pad) * (p[0] / tMax);
+      var y = h - pad - (h - 2 * pad) * (p[1] / rMax);
+      if (i === 0) { ctx.moveTo(x, y); } else { ctx.lineTo(x, y); }
+    });
+    ctx.stroke();
+    ctx.fillStyle = "#57606a";
+    ctx.font = "12px sans-serif";
+    ctx.fillText(number(Math.round(rMax)) + " rows/s", pad + 2, 14);
+  }
+
+  function showLive(live) {
+    if (!live) { return; }
+    var bar = document.getElementById("progress");
+    if (bar) {
+      bar.setAttribute("aria-valuemax", String(live.to_send));
+      bar.setAttribute("aria-valuenow", String(live.done));
+      bar.setAttribute("aria-valuetext", live.done + " of " + live.to_send + " rows");
+      var visual = bar.querySelector("progress");
+      if (visual) {
+        visual.max = live.to_send || 1;
+        visual.value = live.done;
+      }
+    }
+    setText("done", number(live.done));
+    setText("to-send", number(live.to_send));
+    setText("rate", String(live.rate));
+    setText("concurrency", live.concurrency === null ? "–" : String(live.concurrency));
+    setText("counts", countsText(live.counts));
+    var canvas = document.getElementById("rate-chart");
+    if (canvas) { drawChart(canvas, live.history); }
+  }
+
+  function poll(run, status) {
+    fetch(run.dataset.json, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.run.status !== status) {
+          window.location.reload();
+          return;
+        }
+        showLive(data.live);
+        window.setTimeout(function () { poll(run, status); }, POLL_MS);
+      })
+      .catch(function () {
+        // The server may be restarting: keep trying, a little less often.
+        window.setTimeout(function () { poll(run, status); }, POLL_MS * 4);
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var run = document.getElementById("run");
+    if (!run) { return; }
+    var status = run.dataset.status;
+    if (LIVE[status]) { poll(run, status); }
+  });
+})();

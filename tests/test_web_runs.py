@@ -1,0 +1,363 @@
+"""The ops page's runs: New batch, the plan, sending, stopping, resuming, done, the runs list."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import aiohttp
+import openpyxl
+import polars as pl
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import WebServer
+from web_support import (
+    PASSWORD,
+    csrf_of,
+    csv_bytes,
+    post_form,
+    run_folder,
+    run_json,
+    sign_in,
+    upload,
+    wait_for_live,
+    wait_for_status,
+    wait_until,
+)
+
+from batchtool.simulator import FaultConfig
+from batchtool.web import Users, make_app
+from batchtool.web.runstore import display_name
+
+PLAN_CSV = csv_bytes(
+    "operation,customer_id,email,password",
+    "set,1,a@example.com,hunter2hunter2",
+    "set,2,not-an-email,",
+    "lock,3,,",
+)
+
+
+async def test_new_batch_offers_each_profile_with_its_base_url(web: WebServer) -> None:
+    data = await (await web.client.get("/.json")).json()
+    assert data["installations"] == [
+        {"name": "staging", "label": f"staging ({web.simulator.base_url})"}
+    ]
+    page = await (await web.client.get("/")).text()
+    assert f'<option value="staging">staging ({web.simulator.base_url})</option>' in page
+    for label in (
+        'for="installation">Installation<',
+        'for="spreadsheet">Spreadsheet<',
+        'for="sheet">Sheet<',
+        'for="operation">Default operation<',
+        ">Check</button>",
+    ):
+        assert label in page
+
+
+async def test_the_plan_shows_counts_invalid_rows_and_masked_requests(web: WebServer) -> None:
+    status, path, page = await upload(web.client, PLAN_CSV, "changes.csv")
+    assert status == 200 and path.startswith("/runs/")
+    assert "<caption>3 rows read</caption>" in page
+    assert (
+        "<tr><td>2</td><td>email &#39;not-an-email&#39; is not an email address</td></tr>" in page
+    )
+    assert "password=***" in page and "hunter2hunter2" not in page
+    assert ">Send 2 rows</button>" in page
+    assert "I understand that forget erases customer data" not in page
+    data = await run_json(web.client, path)
+    assert data["run"]["plan"] == {
+        "total": 3,
+        "valid": 2,
+        "invalid": 1,
+        "by_operation": {"set_customer_details": 1, "lock": 1},
+    }
+    assert data["invalid_rows"] == [[2, "email 'not-an-email' is not an email address"]]
+    assert data["run"]["samples"][0] == (
+        f"PATCH {web.simulator.base_url}/api/customer/set_customer_details  "
+        "customer_id=1&email=a@example.com&password=***"
+    )
+
+
+async def test_the_page_shows_500_invalid_rows_and_the_plan_download_has_all(
+    web: WebServer,
+) -> None:
+    rows = [f"set,{i}," for i in range(1, 601)]  # set_customer_details without a field
+    _, path, page = await upload(
+        web.client, csv_bytes("operation,customer_id,city", *rows), "x.csv"
+    )
+    assert "Invalid rows (the first 500; all of them are in the plan download)" in page
+    assert page.count("needs at least one field to change") == 500
+    assert "Send" not in page.split("The plan", 1)[1]  # nothing valid: no send button
+    download = await web.client.get(path + "/plan.csv")
+    assert download.headers["Content-Disposition"] == (
+        "attachment; filename=\"x.plan.csv\"; filename*=UTF-8''x.plan.csv"
+    )
+    plan = pl.read_csv(io.BytesIO(await download.read()), infer_schema=False)
+    assert plan.height == 600
+    assert plan["status"].unique().to_list() == ["invalid"]
+
+
+async def test_forget_rows_need_the_confirmation_the_server_checks(web: WebServer) -> None:
+    content = csv_bytes("operation,customer_id", "forget,5", "lock,6")
+    _, path, page = await upload(web.client, content, "forget.csv")
+    assert '<input id="confirm_forget" name="confirm_forget" type="checkbox" value="yes">' in page
+    status, page = await post_form(web.client, path + "/send", token_from=path)
+    assert status == 400
+    assert "Tick “I understand that forget erases customer data” to send this file." in page
+    assert (await run_json(web.client, path))["run"]["status"] == "planned"
+    assert web.simulator.log == []
+
+    status, _ = await post_form(
+        web.client, path + "/send", {"confirm_forget": "yes"}, token_from=path
+    )
+    assert status == 200
+    data = await wait_for_status(web.client, path)
+    assert data["run"]["status"] == "finished"
+    assert data["run"]["counts"] == {"ok": 2}
+    assert {e.operation for e in web.simulator.log} == {"forget", "lock"}
+
+
+async def test_a_sent_run_is_finished_with_its_results_to_download(web: WebServer) -> None:
+    _, path, _ = await upload(web.client, PLAN_CSV, "changes.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    data = await wait_for_status(web.client, path)
+    run = data["run"]
+    assert run["status"] == "finished" and run["status_text"] == "Finished"
+    assert run["counts"] == {"ok": 2, "invalid": 1}
+    assert run["sent_by"] == "alice" and run["checked_by"] == "alice"
+    assert run["errors"] == [["email 'not-an-email' is not an email address", 1]]
+    assert run["resumable"] is False
+    page = await (await web.client.get(path)).text()
+    assert '<h2 id="done-title">Finished</h2>' in page
+    assert ">Download results (CSV)</a>" in page and ">Download results (Excel)</a>" in page
+    assert ">Resume</button>" not in page
+
+    results = await web.client.get(path + "/results.csv")
+    assert results.headers["Content-Type"] == "text/csv; charset=utf-8"
+    frame = pl.read_csv(io.BytesIO(await results.read()), infer_schema=False)
+    assert frame.select("row", "status").rows() == [("1", "ok"), ("2", "invalid"), ("3", "ok")]
+    assert frame["password"].to_list() == ["***", None, None]
+
+    excel = await web.client.get(path + "/results.xlsx")
+    assert excel.status == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(await excel.read())).active
+    assert sheet is not None
+    values = list(sheet.values)
+    assert values[0][:2] == ("row", "status")
+    assert [v[:2] for v in values[1:]] == [(1, "ok"), (2, "invalid"), (3, "ok")]
+
+
+async def test_unknown_columns_are_mapped_or_ignored_and_remembered(web: WebServer) -> None:
+    content = csv_bytes(
+        "operation,customer_id,E-mail address,fristname,Notes,Ticket #",
+        "set,7,seven@example.com,Sev,call back,T-1",
+    )
+    _, path, page = await upload(web.client, content, "ops.csv")
+    assert '<h2 id="columns-title">Unknown columns</h2>' in page
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] == "columns"
+    assert [(c["header"], c["choice"]) for c in data["run"]["unknown_columns"]] == [
+        ("E-mail address", "email"),
+        ("fristname", "firstname"),
+        ("Notes", ""),
+        ("Ticket #", ""),
+    ]
+    # The person overrides one guess: Notes goes to custom1.
+    choices = {"column-0": "email", "column-1": "firstname", "column-2": "custom1", "column-3": ""}
+    status, page = await post_form(web.client, path + "/columns", choices, token_from=path)
+    assert status == 200
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] == "planned"
+    assert data["run"]["samples"] == [
+        f"PATCH {web.simulator.base_url}/api/customer/set_customer_details  "
+        "customer_id=7&firstname=Sev&email=seven@example.com&custom1=call back"
+    ]
+
+    _, again, _ = await upload(web.client, content, "ops-again.csv")
+    remembered = (await run_json(web.client, again))["run"]["unknown_columns"]
+    assert [c["choice"] for c in remembered] == ["email", "firstname", "custom1", ""]
+
+
+async def test_a_file_that_cannot_be_sent_says_why_naming_the_uploaded_file(
+    web: WebServer,
+) -> None:
+    _, path, page = await upload(web.client, csv_bytes("operation,city", "set,Oslo"), "mine.csv")
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] == "rejected"
+    assert data["run"]["message"] == (
+        "no lookup column — add a customer_id, subscription_id or orderid column "
+        "so each row says which customer to change"
+    )
+    assert str(web.data_dir) not in page
+    _, path, page = await upload(web.client, b"operation\xff,customer_id\n", "bad.csv")
+    message = (await run_json(web.client, path))["run"]["message"]
+    assert message.startswith("bad.csv: ") and str(web.data_dir) not in message
+
+
+async def test_a_file_of_an_unknown_kind_is_refused_before_it_is_kept(web: WebServer) -> None:
+    status, _, page = await upload(web.client, b"hello", "notes.txt")
+    assert status == 400
+    assert (
+        "notes.txt: batchtool reads files ending in .csv, .tsv, .tab, .parquet, .pq, .xlsx, "
+        ".xlsm, .xls, .jsonl, .ndjson — save the spreadsheet as one of these"
+    ) in page
+    assert not (web.data_dir / "runs").exists() or not list((web.data_dir / "runs").iterdir())
+
+
+async def test_stop_then_resume_sends_every_row_once(web: WebServer) -> None:
+    web.simulator.faults = FaultConfig(latency_ms=40)
+    rows = [f"lock,{i}" for i in range(1, 301)]
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "many.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    await wait_until(lambda: len(web.simulator.log) >= 20)
+    live = await wait_for_live(web.client, path)
+    assert live["to_send"] == 300 and 0 < live["done"] < 300
+    assert live["concurrency"] >= 1 and live["rate"] > 0 and live["history"]
+    assert sum(live["counts"].values()) == live["done"]
+    page = await (await web.client.get(path)).text()
+    assert re.search(
+        r'role="progressbar" aria-label="Rows sent"\s+aria-valuemin="0" '
+        r'aria-valuemax="300" aria-valuenow="\d+"',
+        page,
+    )
+    assert ">Stop</button>" in page
+    status, _ = await post_form(web.client, path + "/stop", token_from=path)
+    assert status == 200
+    data = await wait_for_status(web.client, path)
+    run = data["run"]
+    assert run["status"] == "stopped" and run["resumable"] is True
+    assert run["counts"]["skipped"] > 0
+    page = await (await web.client.get(path)).text()
+    assert '<h2 id="done-title">Stopped</h2>' in page and ">Resume</button>" in page
+
+    web.simulator.faults = FaultConfig()
+    await post_form(web.client, path + "/resume", token_from=path)
+    data = await wait_for_status(web.client, path)
+    assert data["run"]["status"] == "finished"
+    assert data["run"]["counts"] == {"ok": 300}
+    assert [s["resume"] for s in data["run"]["sends"]] == [False, True]
+    sent = [e.lookup for e in web.simulator.log]
+    assert len(sent) == len(set(sent)) == 300
+
+
+async def test_a_run_cut_off_by_a_restart_is_interrupted_and_resumes(web: WebServer) -> None:
+    web.simulator.faults = FaultConfig(latency_ms=40)
+    rows = [f"lock,{i}" for i in range(1, 201)]
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "big.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    await wait_until(lambda: len(web.simulator.log) >= 20)
+    await post_form(web.client, path + "/stop", token_from=path)
+    await wait_for_status(web.client, path)
+    # What a crash leaves: meta.json still says sending, and no results file is written.
+    folder = run_folder(web.data_dir, path)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["status"] = "sending"
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "results.csv").unlink()
+    sent_before = {e.lookup for e in web.simulator.log}
+    web.simulator.faults = FaultConfig()
+
+    async with TestClient(TestServer(make_app(web.config))) as client:
+        assert await sign_in(client) == 200
+        data = await run_json(client, path)
+        assert data["run"]["status_text"] == "Interrupted"
+        page = await (await client.get(path)).text()
+        assert ">Resume</button>" in page and "Download results" not in page
+        await post_form(client, path + "/resume", token_from=path)
+        data = await wait_for_status(client, path)
+    assert data["run"]["status"] == "finished" and data["run"]["counts"] == {"ok": 200}
+    sent_after = [e.lookup for e in web.simulator.log][len(sent_before) :]
+    assert not sent_before & set(sent_after)  # nothing already ok was sent again
+
+
+async def test_runs_lists_every_run_newest_first_with_who_and_what(web: WebServer) -> None:
+    _, first, _ = await upload(web.client, PLAN_CSV, "first.csv")
+    await post_form(web.client, first + "/send", token_from=first)
+    await wait_for_status(web.client, first)
+    Users(web.config.users_path).add("bob", PASSWORD)
+    web.client.session.cookie_jar.clear()
+    assert await sign_in(web.client, "bob") == 200
+    await upload(web.client, PLAN_CSV, "second.csv")
+
+    runs = (await (await web.client.get("/runs.json")).json())["runs"]
+    assert [(r["file_name"], r["checked_by"], r["sent_by"], r["status_text"]) for r in runs] == [
+        ("second.csv", "bob", None, "Checked, not sent"),
+        ("first.csv", "alice", "alice", "Finished"),
+    ]
+    page = await (await web.client.get("/runs")).text()
+    assert page.index("second.csv") < page.index("first.csv")
+    assert "ok 2, invalid 1" in page
+
+
+async def test_every_user_sees_the_same_run(web: WebServer) -> None:
+    _, path, _ = await upload(web.client, PLAN_CSV, "shared.csv")
+    Users(web.config.users_path).add("bob", PASSWORD)
+    jar = aiohttp.CookieJar(unsafe=True)  # the server is an IP address, 127.0.0.1
+    async with aiohttp.ClientSession(web.client.make_url("/"), cookie_jar=jar) as bob:
+        login = await (await bob.get("/login")).text()
+        await bob.post(
+            "/login",
+            data={"csrf_token": csrf_of(login), "username": "bob", "password": PASSWORD},
+        )
+        data = await (await bob.get(path + ".json")).json()
+    assert data["run"]["checked_by"] == "alice" and data["run"]["status"] == "planned"
+    assert data == await run_json(web.client, path)
+
+
+async def test_a_run_folder_holds_the_upload_plan_journal_results_and_meta(
+    web: WebServer,
+) -> None:
+    _, path, _ = await upload(web.client, PLAN_CSV, "../../etc/changes.csv", operation="lock")
+    await post_form(web.client, path + "/send", token_from=path)
+    await wait_for_status(web.client, path)
+    folder = run_folder(web.data_dir, path)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "input.csv",
+        "meta.json",
+        "plan.csv",
+        "results.csv",
+        "results.csv.journal",
+    ]
+    assert (folder / "input.csv").read_bytes() == PLAN_CSV
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["file_name"] == "changes.csv"  # only ever shown, never a path
+    assert meta["input_name"] == "input.csv"
+    assert meta["installation"] == "staging" and meta["base_url"] == web.simulator.base_url
+    assert meta["checked_by"] == "alice" and meta["sends"][0]["by"] == "alice"
+    assert meta["options"] == {
+        "sheet": None,
+        "operation": "lock",
+        "column_map": {},
+        "ignore_columns": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        pytest.param("../../etc/passwd.csv", "passwd.csv", id="relative-folders"),
+        pytest.param("C:\\Users\\ops\\fixes.xlsx", "fixes.xlsx", id="windows-path"),
+        pytest.param("/abs/x.csv", "x.csv", id="absolute"),
+        pytest.param("tab\there.csv", "tabhere.csv", id="control-characters"),
+        pytest.param("..", "..", id="dots-only-shown-not-used"),
+        pytest.param("", "upload", id="no-name"),
+    ],
+)
+def test_an_uploaded_name_is_only_ever_shown(sent: str, shown: str) -> None:
+    assert display_name(sent) == shown
+
+
+async def test_each_installation_is_exactly_its_profile(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Meant for `batchtool run`; on the page they would send every profile to one place.
+    monkeypatch.setenv("BATCHTOOL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("BATCHTOOL_API_KEY", "some-other-key")
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", "lock,4"), "p.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    data = await wait_for_status(web.client, path)
+    assert data["run"]["counts"] == {"ok": 1}
+    assert data["run"]["samples"] == [
+        f"PATCH {web.simulator.base_url}/api/customer/lock  customer_id=4"
+    ]
