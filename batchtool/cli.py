@@ -492,7 +492,6 @@ class _RunFiles:
                 click.echo(f"batchtool: warning: {message}", err=True)
 
 
-
 @main.command()
 @click.option(
     "--host",
