@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from batchtool import Credentials, run_batch_async
+from batchtool import Credentials, SyncOptions, run_batch_async
 from batchtool.jsonlog import JsonLog
 from batchtool.report_files import write_metrics
 from batchtool.simulator import Simulator
-from batchtool.sync_state import SyncOptions
 
 
 def write_input(path: Path, rows: int = 20, *, bad: int = 0) -> Path:
