@@ -48,7 +48,7 @@ def _changed_only() -> Contestant:
         _check,
         requires=tuple(f"batchtool run {o}" for o in _OPTIONS),
         imports=("batchtool.cli",),
-        method=f"- {CHANGED_ONLY}: the same file against a sync state of every row, 1% changed",
+        method=f"{CHANGED_ONLY}: the same file against a sync state of every row, 1% changed",
     )
 
 
