@@ -24,11 +24,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from batchtool.config import Credentials, resolve_credentials
     from batchtool.dispatch import DispatchConfig
-    from batchtool.errors import BatchtoolError, InputError, JournalError, UsageError
+    from batchtool.errors import (
+        BatchtoolError,
+        InputError,
+        JournalError,
+        SyncStateError,
+        UsageError,
+    )
     from batchtool.network import Network
     from batchtool.options import ReadOptions
     from batchtool.report import RunReport
     from batchtool.runner import run_batch, run_batch_async
+    from batchtool.sync_state import SyncOptions
 
 _EXPORTS = {
     "BatchtoolError": "batchtool.errors",
@@ -39,6 +46,8 @@ _EXPORTS = {
     "Network": "batchtool.network",
     "ReadOptions": "batchtool.options",
     "RunReport": "batchtool.report",
+    "SyncOptions": "batchtool.sync_state",
+    "SyncStateError": "batchtool.errors",
     "UsageError": "batchtool.errors",
     "resolve_credentials": "batchtool.config",
     "run_batch": "batchtool.runner",
@@ -54,6 +63,8 @@ __all__ = [
     "Network",
     "ReadOptions",
     "RunReport",
+    "SyncOptions",
+    "SyncStateError",
     "UsageError",
     "resolve_credentials",
     "run_batch",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,11 +20,14 @@ from batchtool import api
 from batchtool.config import resolve_credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
+from batchtool.jsonlog import JsonLog
 from batchtool.options import ReadOptions
 from batchtool.progress import render_summary
 from batchtool.reader import FORMATS
 from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
+from batchtool.report_files import check_writable, write_metrics, write_summary_json
 from batchtool.runner import run_batch
+from batchtool.sync_state import SyncOptions
 
 if TYPE_CHECKING:
     from batchtool.web import Users
@@ -34,6 +38,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"batchtool: error: {message}", err=True)
     sys.exit(code)
+
+
+def _wants_json_log(args: Sequence[str]) -> bool:
+    """Whether a command line asks for JSON logs, read before (or without) click parsing it."""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return any(a == "--log-format=json" or (a, b) == ("--log-format", "json") for a, b in pairs)
+
+
+class _RunCommand(click.Command):
+    """``run``, whose command-line errors are JSON too when the command line asks for JSON logs."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        wants_json = _wants_json_log(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            if not wants_json:
+                raise
+            JsonLog().error(exc.format_message(), exc.exit_code)
+            sys.exit(exc.exit_code)
 
 
 def _parse_map(values: Sequence[str]) -> dict[str, str]:
@@ -60,6 +90,8 @@ def _print_plan(report: RunReport) -> None:
             click.echo(f"    row {row}: {reason}")
         if plan.invalid > len(plan.invalid_examples):
             click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
+    for status, count in sorted(plan.preset.items()):
+        click.echo(f"  {status:<22} {count} (not sent)")
     if report.sample_requests:
         click.echo("first requests as they would be sent:")
         for line in report.sample_requests:
@@ -133,6 +165,61 @@ def _network_options(f: F) -> F:
     return f
 
 
+def _sync_options(f: F) -> F:
+    """Options of a nightly sync: send only what changed since the last run, or everything."""
+    decorators = [
+        click.option(
+            "--changed-only",
+            is_flag=True,
+            help="Send only rows that change something since the last run's ok rows (the sync "
+            "state); the others are 'unchanged'.",
+        ),
+        click.option(
+            "--full",
+            is_flag=True,
+            help="Send every row and rebuild the sync state from this run (e.g. weekly).",
+        ),
+        click.option(
+            "--state",
+            "state_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Sync state file. Default: <results path>.state.parquet.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def _report_options(f: F) -> F:
+    """Options for schedulers and log pipelines: JSON logs, a metrics file, a summary file."""
+    decorators = [
+        click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="json: stderr carries one JSON object per line (start, progress, notes, "
+            "summary, errors) and nothing else.",
+        ),
+        click.option(
+            "--metrics-file",
+            "metrics_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Write Prometheus metrics of the run here at its end (node_exporter textfile).",
+        ),
+        click.option(
+            "--summary-json",
+            "summary_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Write the run's final summary as JSON here.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="batchtool")
 def main() -> None:
@@ -140,9 +227,11 @@ def main() -> None:
     Networks installation through its REST customer API — and account for every row."""
 
 
-@main.command()
+@main.command(cls=_RunCommand)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
 @_read_options
+@_sync_options
+@_report_options
 @click.option("--dry-run", is_flag=True, help="Validate and show the plan; send nothing.")
 @click.option("--strict", is_flag=True, help="If any row is invalid, send nothing.")
 @click.option(
@@ -225,6 +314,12 @@ def run(
     maps: tuple[str, ...],
     ignore_columns: tuple[str, ...],
     operation: str | None,
+    changed_only: bool,
+    full: bool,
+    state_path: Path | None,
+    log_format: str,
+    metrics_path: Path | None,
+    summary_path: Path | None,
     dry_run: bool,
     strict: bool,
     results_path: Path | None,
@@ -255,7 +350,19 @@ def run(
     Exit codes: 0 every row ok (or valid, with --dry-run); 1 some rows not ok;
     2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused); 130 interrupted.
     """
+    started = time.monotonic()
+    json_log = JsonLog() if log_format == "json" else None
+    files = _RunFiles(file, profile, metrics_path, summary_path, json_log)
+
+    def stop(message: str, code: int) -> NoReturn:
+        files.write(None, code, time.monotonic() - started, error=message)
+        if json_log is None:
+            _fail(message, code)
+        json_log.error(message, code)
+        sys.exit(code)
+
     try:
+        files.check()
         read = ReadOptions(
             fmt=fmt,
             sheet=sheet,
@@ -293,24 +400,29 @@ def run(
             resume=resume,
             restart=restart,
             canary=canary,
+            sync=SyncOptions(changed_only=changed_only, full=full, state_path=state_path),
             journal=not no_journal,
             quiet=quiet,
+            on_event=json_log if json_log is not None and not quiet else None,
             handle_signals=True,
             simulate=simulate,
         )
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
-    except click.ClickException:
-        raise
+        stop(str(exc), exc.exit_code)
+    except click.ClickException as exc:
+        if json_log is None:
+            raise
+        stop(exc.format_message(), exc.exit_code)
     except Exception as exc:  # a traceback in front of a user is a bug: say so in one line
         if os.environ.get("BATCHTOOL_DEBUG"):
             traceback.print_exc()
-        _fail(
+        stop(
             f"internal error: {type(exc).__name__}: {exc} — please report it "
             "(set BATCHTOOL_DEBUG=1 for the details)",
             EXIT_ABORTED,
         )
-    if not quiet:
+    files.write(report, report.exit_code, report.elapsed_s)
+    if not quiet and json_log is None:
         if report.dry_run:
             _print_plan(report)
         for note in report.notes:
@@ -331,6 +443,53 @@ def run(
             )
         )
     sys.exit(report.exit_code)
+
+
+class _RunFiles:
+    """The files ``run`` writes for a scheduler at the end: metrics and summary (if asked)."""
+
+    def __init__(
+        self,
+        input_path: Path,
+        profile: str | None,
+        metrics_path: Path | None,
+        summary_path: Path | None,
+        json_log: JsonLog | None,
+    ) -> None:
+        self._input = input_path
+        self._profile = profile
+        self._metrics = metrics_path
+        self._summary = summary_path
+        self._log = json_log
+
+    def check(self) -> None:
+        if self._metrics is not None:
+            check_writable(self._metrics, "--metrics-file")
+        if self._summary is not None:
+            check_writable(self._summary, "--summary-json")
+
+    def write(
+        self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None
+    ) -> None:
+        """Write what was asked; a file that cannot be written is a warning, not a new outcome."""
+        try:
+            if self._metrics is not None:
+                write_metrics(
+                    self._metrics,
+                    input_path=self._input,
+                    exit_code=code,
+                    duration_s=duration_s,
+                    report=report,
+                    profile=self._profile,
+                )
+            if self._summary is not None:
+                write_summary_json(self._summary, report, error=error, exit_code=code)
+        except OSError as exc:
+            message = f"cannot write {exc.filename}: {exc.strerror or exc}"
+            if self._log is not None:
+                self._log.note(message, "warning")
+            else:
+                click.echo(f"batchtool: warning: {message}", err=True)
 
 
 @main.command()

@@ -5,6 +5,7 @@
      │    └── UnknownColumnsError   columns that are no API name: which, and the closest name
      ├── UsageError           options that contradict each other or are malformed (exit 2)
      ├── JournalError         an existing journal or lock forbids this run (exit 2)
+     ├── SyncStateError       the sync state of --changed-only cannot be used (exit 2)
      └── RunAborted           the run cannot go on midway, e.g. the journal cannot be written
                               (exit 3; what was journaled is safe, finish with --resume)
 
@@ -54,6 +55,10 @@ class UsageError(BatchtoolError):
 
 class JournalError(BatchtoolError):
     """A journal or lock for this results path forbids the run (changed input, run in progress)."""
+
+
+class SyncStateError(BatchtoolError):
+    """The sync state cannot be read or belongs to another input layout; nothing was sent."""
 
 
 class RunAborted(BatchtoolError):

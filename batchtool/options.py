@@ -9,6 +9,7 @@ from pathlib import Path
 from batchtool.dispatch import DispatchConfig
 from batchtool.events import RunStarted
 from batchtool.plan import PlanSummary
+from batchtool.sync_state import Sync
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Job:
     restart: bool
     journal: bool
     canary: int | None
+    sync: Sync
 
     def started(self, plan: PlanSummary, *, to_send: int) -> RunStarted:
         """The event that opens the run's account, with its options (never a secret)."""
@@ -57,6 +59,7 @@ class Job:
             "strict": self.strict,
             "resume": self.resume,
             "canary": self.canary,
+            **self.sync.options.log_options(),
         }
         return RunStarted(
             input_path=self.path,

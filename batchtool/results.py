@@ -384,12 +384,14 @@ def dry_run_summary(plan: PlanSummary) -> ResultSummary:
 
 
 def summarise_results(results: pl.LazyFrame, top: int = 5) -> ResultSummary:
-    """Counts by status and the ``top`` most common errors of rows that are not ok."""
+    """Counts by status and the ``top`` most common errors of rows that are not ok (nor
+    unchanged: a row --changed-only did not need to send is no problem)."""
     slim = results.select("status", "error")
     counts_query = slim.group_by("status").agg(pl.len().alias("n"))
     errors_query = (
         slim.filter(
-            pl.col("error").is_not_null() & ~pl.col("status").is_in([model.OK, model.VALID])
+            pl.col("error").is_not_null()
+            & ~pl.col("status").is_in([model.OK, model.VALID, model.UNCHANGED])
         )
         .group_by("error")
         .agg(pl.len().alias("n"))

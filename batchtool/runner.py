@@ -7,12 +7,13 @@ in branches of their own:
 1. settle   check the options; refuse an output that is the input, before anything is read.
 2. snapshot copy the input privately; everything after reads only that copy (one version).
 3. plan     read and validate every row; selection steps give rows that need no sending a
-            status of their own (``plan.preset``).
+            status of their own (``plan.preset``): --changed-only's ``unchanged``.
 4. send     unless it is a dry run: open the journal, send what is left (all of it, the first
             N for a canary, nothing under --strict with invalid rows), each finished row
             journaled before it counts.
-5. finish   write the results file, summarise, close the journal (complete when nothing is
-            left to send), report.
+5. finish   write the results file, summarise, take the ok rows into the sync state (with
+            --changed-only or --full), close the journal (complete when nothing is left to
+            send), report.
 
 Every row ends in the results file exactly once, in input order, so a crash or Ctrl-C loses
 nothing that ``resume=True`` cannot finish. Polars work runs in a worker thread, so a caller
@@ -26,6 +27,7 @@ import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
@@ -67,6 +69,7 @@ from batchtool.results import (
     summarise_results,
     write_results,
 )
+from batchtool.sync_state import Sync, SyncOptions
 
 __all__ = [
     "EXIT_ABORTED",
@@ -101,6 +104,7 @@ async def run_batch_async(
     restart: bool = False,
     journal: bool = True,
     canary: int | None = None,
+    sync: SyncOptions | None = None,
     quiet: bool = True,
     progress_stream: TextIO | None = None,
     on_event: EventSink | None = None,
@@ -120,7 +124,9 @@ async def run_batch_async(
     run's events (see :mod:`batchtool.events`), progress every ``progress_interval_s``;
     without it, ``quiet=False`` shows text progress on ``progress_stream`` (stderr).
     ``simulate=True`` starts the built-in simulator in this process and sends to it instead
-    of ``credentials``: the way to try a file without an installation.
+    of ``credentials``: the way to try a file without an installation. ``sync`` makes it a
+    nightly sync: with ``changed_only``, rows that would change nothing since the last run
+    are ``unchanged`` and not sent (see :mod:`batchtool.sync_state`).
     """
     started = time.monotonic()
     job = _settle(
@@ -135,13 +141,15 @@ async def run_batch_async(
         restart=restart,
         journal=journal,
         canary=canary,
+        sync=sync,
     )
     async with contextlib.AsyncExitStack() as stack:
         sink, interval = _observer(on_event, progress_interval_s, quiet, progress_stream, stack)
         snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
         if simulate and not job.dry_run:
             credentials = await stack.enter_async_context(_simulator())
-        table, planned, plan = await _plan(job, snap)
+        planning = await _plan(job, snap)
+        planned, plan = planning.planned, planning.plan
         sent: Sent | None = None
         if plan is not None:
             # Imported here: aiohttp takes ~150 ms to load, which a dry run has no use for.
@@ -150,7 +158,7 @@ async def run_batch_async(
             sender = Sender(job, credentials, sink, interval, stop, handle_signals)
             sent = await sender.send(planned, plan, snap.fingerprint, stack)
         base_url = credentials.base_url if credentials else "{base}"
-        report = await _finish(job, table, planned, plan, sent, base_url, started)
+        report = await _finish(job, planning, sent, base_url, started)
         if plan is None:
             sink(job.started(report.plan, to_send=0))  # a dry run is checked only now
         sink(RunFinished(report))
@@ -191,6 +199,7 @@ def _settle(
     restart: bool,
     journal: bool,
     canary: int | None,
+    sync: SyncOptions | None,
 ) -> Job:
     """The run's options, checked against each other; fails before anything is read or sent."""
     if timeout_s <= 0:
@@ -208,9 +217,16 @@ def _settle(
     path = Path(input_path)
     out = Path(results_path) if results_path else default_results_path(path)
     check_results_path(out)
+    nightly = Sync(sync or SyncOptions(), out)
+    nightly.check_writable()
     snapshot.check_outputs_apart(
         path,
-        (("results file", out), ("journal", journal_path(out)), ("lock file", lock_path(out))),
+        (
+            ("results file", out),
+            ("journal", journal_path(out)),
+            ("lock file", lock_path(out)),
+            *nightly.outputs(),
+        ),
     )
     return Job(
         path=path,
@@ -224,6 +240,7 @@ def _settle(
         restart=restart,
         journal=journal,
         canary=canary if not dry_run else None,
+        sync=nightly,
     )
 
 
@@ -247,14 +264,24 @@ def _observer(
 # --- 3. plan --------------------------------------------------------------------------------
 
 
-async def _plan(
-    job: Job, snap: snapshot.Snapshot
-) -> tuple[InputTable, pl.LazyFrame, PlanSummary | None]:
+@dataclass(frozen=True)
+class _Planning:
+    """The plan step's result: the input, its rows planned and selected, their summary (None
+    for a dry run, which takes it from its results file), and notes for the report."""
+
+    table: InputTable
+    planned: pl.LazyFrame
+    plan: PlanSummary | None
+    notes: tuple[str, ...] = ()
+
+
+async def _plan(job: Job, snap: snapshot.Snapshot) -> _Planning:
     """Read the snapshot and, for a live run, validate every row before anything is sent: a
     broken line 900,000 must stop the run while nothing has been sent yet. A dry run
-    validates while it writes its results instead (one pass over the input)."""
+    validates while it writes its results instead (one pass over the input). The selection
+    steps come in between."""
 
-    def work() -> tuple[InputTable, pl.LazyFrame, PlanSummary | None]:
+    def work() -> _Planning:
         read = job.read
         table = read_input(
             job.path,
@@ -266,10 +293,9 @@ async def _plan(
             data_path=snap.path,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
-        if job.dry_run:
-            return table, planned, None
         with polars_errors(job.path):
-            return table, planned, summarise(planned)
+            planned, notes = job.sync.select(planned)
+            return _Planning(table, planned, None if job.dry_run else summarise(planned), notes)
 
     return await asyncio.to_thread(work)
 
@@ -294,44 +320,41 @@ async def _simulator() -> AsyncIterator[Credentials]:
 
 
 async def _finish(
-    job: Job,
-    table: InputTable,
-    planned: pl.LazyFrame,
-    checked: PlanSummary | None,
-    sent: Sent | None,
-    base_url: str,
-    started: float,
+    job: Job, planning: _Planning, sent: Sent | None, base_url: str, started: float
 ) -> RunReport:
-    """Write the results, close the journal, and say what happened.
+    """Write the results, update the sync state, close the journal, and say what happened.
 
-    ``checked``: the plan's summary, taken before sending; None for a dry run, which takes it
-    while it writes the results.
+    ``planning.plan``: the plan's summary, taken before sending; None for a dry run, which
+    takes it while it writes the results.
     """
+    planned, checked = planning.planned, planning.plan
+    dispatched = sent.dispatched if sent else None
 
-    def write() -> tuple[PlanSummary, ResultSummary]:
+    def write() -> tuple[PlanSummary, ResultSummary, tuple[str, ...]]:
         with polars_errors(job.path):
             results = build_results(
                 planned,
-                table.headers,
+                planning.table.headers,
                 outcomes=sent.outcomes if sent else None,
                 unsent_reason=sent.unsent_reason if sent else "not sent",
             )
             write_results(results, job.results)
+            # Only a run that sent: a dry run or a --strict refusal changed nothing.
+            taken = job.sync.take_in(planned, sent.outcomes) if sent and dispatched else ()
             if checked is not None:
-                return checked, summarise_results(read_back(job.results))
+                return checked, summarise_results(read_back(job.results)), taken
             # A dry run checks every row while it writes the results: one pass over the input.
             summarised = dry_run_plan(job.results)
-            return summarised, dry_run_summary(summarised)
+            return summarised, dry_run_summary(summarised), taken
 
-    plan, summary = await asyncio.to_thread(write)
-    dispatched = sent.dispatched if sent else None
+    plan, summary, taken = await asyncio.to_thread(write)
     aborted = dispatched.aborted if dispatched else None
     interrupted = dispatched.interrupted if dispatched else False
     code = exit_code(summary, aborted=bool(aborted), interrupted=interrupted)
     # Nothing left to send: every row that is not ok was deliberately not sent (a preset).
     unsent = summary.counts.get(model.SKIPPED, 0) - plan.preset.get(model.SKIPPED, 0)
     complete = code == EXIT_OK and unsent == 0
-    notes = list(sent.notes) if sent else []
+    notes = [*planning.notes, *(sent.notes if sent else ()), *taken]
     if sent is not None and sent.journal is not None:
         if job.canary is not None and unsent and not (aborted or interrupted):
             notes.append(

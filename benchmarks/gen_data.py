@@ -248,6 +248,41 @@ def ensure_mixed(n: int, *, force: bool = False) -> Path:
     return _ensure(mixed_path_for(n), n, mixed_frame, force=force)
 
 
+#: Scenario 11: of the customers in last night's file, every this-many-th had another name.
+SYNC_CHANGED_EVERY = 100
+
+
+def sync_state_path_for(n: int) -> Path:
+    return DATA_DIR / f"sync_state_{n}.parquet"
+
+
+def ensure_sync_state(n: int, *, force: bool = False) -> Path:
+    """The sync state a ``--changed-only`` run on the ``n``-row file finds: what last night's
+    file applied ok, where every ``SYNC_CHANGED_EVERY``-th row had another first name (so
+    tonight 1% of the rows changed). Made with batchtool's own functions; the same ``n``
+    always gives the same state."""
+    path = sync_state_path_for(n)
+    if not force and path.exists() and pl.scan_parquet(path).select(pl.len()).collect().item() == n:
+        return path
+    # Imported here: only this generator needs batchtool itself.
+    from batchtool.plan import plan_frame
+    from batchtool.sync_diff import empty_state, updated_state
+    from batchtool.sync_state import StateFile
+
+    i = pl.int_range(0, n, dtype=pl.UInt64)
+    last_night = frame(n).with_columns(
+        pl.when(i % SYNC_CHANGED_EVERY == 0)
+        .then(pl.lit("Formerly"))
+        .otherwise(pl.col("firstname"))
+        .alias("firstname")
+    )
+    rows = last_night.with_row_index("row", offset=1).cast({"row": pl.Int64})
+    state = updated_state(empty_state(), plan_frame(rows.lazy()), rows.select("row"))
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    StateFile(path, ("customer_id",)).write(state)
+    return path
+
+
 def path_for(n: int) -> Path:
     return DATA_DIR / f"set_details_{n}.csv"
 

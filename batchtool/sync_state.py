@@ -1,0 +1,281 @@
+"""The nightly sync state of a run: the state file, and the run's two steps that use it.
+
+With ``--changed-only``, before sending, rows that would change nothing are given the preset
+status ``unchanged`` (:meth:`Sync.select`); after the run, the state takes in the rows that
+ended ok (:meth:`Sync.take_in`). ``--full`` sends every row and rebuilds the state from the
+run's ok rows. What the state models, and the diff, is :mod:`batchtool.sync_diff`'s job.
+
+The file is Parquet, one row per lookup, sorted by lookup hash; its metadata records the
+format version, the hash check (polars may hash differently after an upgrade) and the input
+layout (the lookup columns of the files it was kept for). A state of another format, hash or
+layout is refused with a message offering ``--full``, never misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from batchtool import api, errors, model
+from batchtool.atomic import replace_file
+from batchtool.plan import preset
+from batchtool.reader import ROW
+from batchtool.sync_diff import (
+    STATE_KEY,
+    STATE_VALUE,
+    empty_state,
+    events_query,
+    hash_check,
+    state_columns,
+    state_schema,
+    unchanged_rows,
+    updated_state,
+)
+
+STATE_FORMAT_VERSION: Final = 1
+_FORMAT_KEY: Final = "batchtool_sync_state"
+_LAYOUT_KEY: Final = "lookup_columns"
+_HASH_CHECK_KEY: Final = "hash_check"
+_UPDATED_KEY: Final = "updated"
+
+_SUFFIX: Final = ".state.parquet"
+_FULL_HINT: Final = "run once with --full to rebuild it"
+#: The results' error text of an unchanged row.
+UNCHANGED_REASON: Final = "not sent: nothing changed since it was last applied (--changed-only)"
+
+
+def default_state_path(results_path: Path) -> Path:
+    """``<results path>.state.parquet``: a cron job with a fixed --results needs nothing more."""
+    return results_path.with_name(results_path.name + _SUFFIX)
+
+
+def lookup_layout(columns: Sequence[str]) -> tuple[str, ...]:
+    """The lookup columns among an input's columns, in priority order: the input's layout."""
+    present = set(columns)
+    return tuple(k for k in api.LOOKUP_KEYS if k in present)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _names(layout: Sequence[str]) -> str:
+    return ", ".join(layout) if layout else "no lookup column"
+
+
+@dataclass(frozen=True)
+class StateFile:
+    """The sync state at ``path``, kept for inputs whose lookup columns are ``layout``."""
+
+    path: Path
+    layout: tuple[str, ...]
+
+    def check_writable(self) -> None:
+        """Fail before anything is sent if the state could not be written at the end."""
+        folder = self.path.parent
+        if self.path.is_dir():
+            raise errors.UsageError(
+                f"sync state '{self.path}' is a folder — give a file name to --state"
+            )
+        if not folder.is_dir():
+            raise errors.UsageError(
+                f"sync state '{self.path}': folder '{folder}' does not exist — create it or "
+                "choose another --state path"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise errors.UsageError(
+                f"sync state '{self.path}': cannot write in folder '{folder}' (permission "
+                "denied) — choose another --state path"
+            )
+
+    def check(self) -> None:
+        """Raise SyncStateError unless the file is absent or a state this run can use.
+
+        Cheap (the file's metadata only): done before the input is read, so that a bad state
+        stops the run before anything is sent.
+        """
+        if not self.path.exists():
+            return
+        try:
+            metadata = pl.read_parquet_metadata(self.path)
+        except Exception as exc:  # polars raises several error types for a damaged file
+            raise self._unreadable(exc) from exc
+        version = metadata.get(_FORMAT_KEY)
+        if version is None:
+            raise errors.SyncStateError(
+                f"{self.path} is not a batchtool sync state — move it away or choose another "
+                "--state path"
+            )
+        if version != str(STATE_FORMAT_VERSION):
+            raise errors.SyncStateError(
+                f"sync state {self.path} was written by another version of batchtool "
+                f"(state format {version}) — {_FULL_HINT}"
+            )
+        if metadata.get(_HASH_CHECK_KEY) != hash_check():
+            raise errors.SyncStateError(
+                f"sync state {self.path} was written with another polars version, which hashes "
+                f"values differently — {_FULL_HINT}"
+            )
+        try:
+            layout = tuple(str(name) for name in json.loads(metadata[_LAYOUT_KEY]))
+        except (KeyError, TypeError, ValueError):
+            raise errors.SyncStateError(
+                f"sync state {self.path} is damaged (it does not say which lookup columns it "
+                f"was kept for) — {_FULL_HINT}"
+            ) from None
+        if layout != self.layout:
+            raise errors.SyncStateError(
+                f"sync state {self.path} was kept for files looked up by {_names(layout)}, "
+                f"this file by {_names(self.layout)} — a customer cannot be matched across "
+                f"lookups; {_FULL_HINT} for this file, or choose another --state path"
+            )
+
+    def read(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The state (only ``columns`` of it, those the file has), checked; empty if no file.
+
+        Raises SyncStateError if the file cannot be read or is not a state this run can use.
+        """
+        if not self.path.exists():
+            return empty_state()
+        self.check()
+        try:
+            present = pl.read_parquet_schema(self.path)
+            wanted = [c for c in (columns or present) if c in present]
+            state = pl.read_parquet(self.path, columns=wanted)
+            expected = state_schema(state.columns)
+        except KeyError as exc:
+            raise errors.SyncStateError(
+                f"sync state {self.path} is damaged (unknown column {exc}) — {_FULL_HINT}"
+            ) from None
+        except Exception as exc:  # polars raises several error types for a damaged file
+            raise self._unreadable(exc) from exc
+        missing = [c for c in (STATE_KEY, STATE_VALUE) if c not in state.columns]
+        wrong = [c for c, dtype in expected.items() if state.schema[c] != dtype]
+        if missing or wrong:
+            raise errors.SyncStateError(
+                f"sync state {self.path} is damaged (column {(missing or wrong)[0]!r} is "
+                f"{'missing' if missing else 'of the wrong type'}) — {_FULL_HINT}"
+            )
+        return state
+
+    def _unreadable(self, exc: BaseException) -> errors.SyncStateError:
+        return errors.SyncStateError(
+            f"sync state {self.path} cannot be read ({_first_line(exc)}) — {_FULL_HINT}"
+        )
+
+    def write(self, state: pl.DataFrame) -> None:
+        """Replace the state file with ``state`` atomically (never half-written)."""
+        metadata = {
+            _FORMAT_KEY: str(STATE_FORMAT_VERSION),
+            _LAYOUT_KEY: json.dumps(list(self.layout)),
+            _HASH_CHECK_KEY: hash_check(),
+            _UPDATED_KEY: datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        replace_file(self.path, lambda tmp: state.write_parquet(tmp, metadata=metadata))
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """``--changed-only``, ``--full`` and ``--state``: which rows a nightly sync sends.
+
+    ``full`` wins over ``changed_only`` (a weekly cron line may add --full to the nightly
+    one). ``state_path`` defaults to ``<results path>.state.parquet``.
+    """
+
+    changed_only: bool = False
+    full: bool = False
+    state_path: Path | None = None
+
+    @property
+    def keeps_state(self) -> bool:
+        return self.changed_only or self.full
+
+    def check(self) -> None:
+        if self.state_path is not None and not self.keeps_state:
+            raise errors.UsageError(
+                "--state is the sync state of --changed-only or --full — add one of them"
+            )
+
+    def log_options(self) -> dict[str, object]:
+        """How rows are selected, for the run's logs."""
+        return {"changed_only": self.changed_only and not self.full, "full": self.full}
+
+
+class Sync:
+    """The run's sync steps; a run without --changed-only or --full passes through them."""
+
+    def __init__(self, options: SyncOptions, results_path: Path) -> None:
+        options.check()
+        self.options = options
+        self.path = options.state_path or default_state_path(results_path)
+
+    @property
+    def diffs(self) -> bool:
+        return self.options.changed_only and not self.options.full
+
+    def outputs(self) -> tuple[tuple[str, Path], ...]:
+        """The files this step writes, to keep apart from the input."""
+        return (("sync state", self.path),) if self.options.keeps_state else ()
+
+    def check_writable(self) -> None:
+        if self.options.keeps_state:
+            StateFile(self.path, ()).check_writable()
+
+    def select(self, planned: pl.LazyFrame) -> tuple[pl.LazyFrame, tuple[str, ...]]:
+        """``planned`` with the rows that would change nothing preset ``unchanged``, and notes.
+
+        Collects what the diff needs in one pass over the input; raises SyncStateError before
+        anything is sent if the state cannot be used.
+        """
+        if not self.diffs:
+            return planned, ()
+        names = planned.collect_schema().names()
+        state_file = StateFile(self.path, lookup_layout(names))
+        notes: tuple[str, ...] = ()
+        if not self.path.exists():
+            notes = (
+                f"no sync state at {self.path} yet: every customer is new, and the state "
+                "starts with this run's ok rows",
+            )
+        state_file.check()  # before the pass over the input: a bad state fails fast
+        events = events_query(planned).collect(engine="streaming")
+        state = state_file.read(state_columns(events))
+        rows = unchanged_rows(events, state)[ROW]
+        del events, state
+        # A mask indexed by row number, read by a gather: the row list turned into one bit
+        # per row, looked up by the streaming passes that follow without a join.
+        size = (int(rows[-1]) if rows.len() else 0) + 2  # the last slot stays False
+        mask = pl.zeros(size, dtype=pl.Boolean, eager=True).scatter(rows, True)
+        where = pl.lit(mask).gather(pl.col(ROW).clip(0, size - 1))
+        return preset(planned, where, model.UNCHANGED, UNCHANGED_REASON), notes
+
+    def take_in(self, planned: pl.LazyFrame, outcomes: pl.DataFrame) -> tuple[str, ...]:
+        """Take the ok ``outcomes`` into the state (with --full: rebuild it from them).
+
+        ``outcomes`` are every outcome the run's journal holds, earlier runs' included, so a
+        resumed run leaves the state an uninterrupted one would. Returns notes: a state that
+        cannot be written costs nothing but resending (said as a warning), never the run.
+        """
+        if not self.options.keeps_state:
+            return ()
+        names = planned.collect_schema().names()
+        state_file = StateFile(self.path, lookup_layout(names))
+        ok = outcomes.filter(pl.col("status") == model.OK).select(ROW)
+        try:
+            before = empty_state() if self.options.full else state_file.read()
+            state_file.write(updated_state(before, planned, ok))
+        except (OSError, errors.SyncStateError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return (
+                f"warning: the sync state {self.path} was not updated ({reason}) — the next "
+                "--changed-only run sends this run's rows again",
+            )
+        return ()
