@@ -397,6 +397,7 @@ def test_output_columns_rows_and_ignored_columns() -> None:
         "_lookup_value",
         "_preset_status",
         "_preset_error",
+        "_warning",
     ]
     assert dict(planned.collect_schema()) == dict(out.schema)
     assert out["row"].to_list() == [1, 2, 3]
