@@ -45,7 +45,10 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
 #: Prefix for an input header that would otherwise collide with a result column.
 INPUT_PREFIX: Final = "input "
 
-_FORMULA_START: Final = r"^[=+\-@\t\r]"  # model.FORMULA_CHARACTERS as a regex
+#: A cell that starts with one of model.FORMULA_CHARACTERS after any guards already there:
+#: "'=x" (typed so) is guarded too, as "''=x", so that reading a results file back strips
+#: exactly one guard and gets every value as typed.
+_FORMULA_START: Final = r"^'*[=+\-@\t\r]"
 
 #: One Excel sheet holds 1,048,576 rows, one of which is the header.
 _EXCEL_MAX_ROWS: Final = 1_048_575
@@ -218,7 +221,8 @@ def build_results(
 
 
 def _guard_text(value: str) -> str:
-    return FORMULA_GUARD + value if value[:1] and value[0] in FORMULA_CHARACTERS else value
+    first = value.lstrip(FORMULA_GUARD)[:1]
+    return FORMULA_GUARD + value if first and first in FORMULA_CHARACTERS else value
 
 
 def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
@@ -323,7 +327,7 @@ def read_back(path: Path) -> pl.LazyFrame:
         frame = pl.read_excel(path, columns=list(_READ_BACK), infer_schema_length=0).lazy()
     error = pl.col("error").cast(pl.String)
     if fmt in ("csv", "xlsx"):
-        error = error.str.replace(r"^'([=+\-@\t\r])", "${1}")
+        error = error.str.replace(r"^'('*[=+\-@\t\r])", "${1}")
     return frame.select(
         pl.col("row").cast(pl.Int64),
         pl.col("status").cast(pl.String),

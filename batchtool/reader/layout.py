@@ -173,8 +173,8 @@ def _delimiter(name: str, number: int, record: str, default: str, fits: Fits) ->
     listed = " and ".join(_NAMES[c] for c in tied)
     options = " or ".join(f"--delimiter {_option(c)}" for c in tied)
     raise InputError(
-        f"{name}: cannot tell the delimiter — line {number} has as many {listed} "
-        f"(outside quotes) — pass {options}"
+        f"{name}: cannot tell the delimiter: line {number} has {best} each of {listed} "
+        f"outside quotes — pass {options}"
     )
 
 

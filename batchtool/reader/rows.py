@@ -16,8 +16,8 @@ from batchtool.reader.formats import IGNORED_PREFIX, NUMBER_PREFIX, ROW, RawTabl
 #: Rows read to decide cheaply that a file has data (see has_data_rows).
 _HAS_DATA_PROBE_ROWS: Final = 1000
 
-#: A cell the results writer guarded: the guard, then a character that starts a formula.
-_GUARDED: Final = "^" + FORMULA_GUARD + "[" + FORMULA_CHARACTERS.replace("-", r"\-") + "]"
+#: A cell the results writer guarded: guards, then a character that starts a formula.
+_GUARDED: Final = "^" + FORMULA_GUARD + "+[" + FORMULA_CHARACTERS.replace("-", r"\-") + "]"
 
 
 def finish(raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
@@ -42,7 +42,8 @@ def finish(raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
 
 def unguard(text: str) -> str:
     """A header of a results file as the user wrote it, without the writer's formula guard."""
-    guarded = text[:1] == FORMULA_GUARD and text[1:2] != "" and text[1] in FORMULA_CHARACTERS
+    first = text.lstrip(FORMULA_GUARD)[:1]
+    guarded = text[:1] == FORMULA_GUARD and first != "" and first in FORMULA_CHARACTERS
     return text[1:] if guarded else text
 
 
