@@ -208,9 +208,9 @@ def _read_raw(
 ) -> RawTable:
     if source.fmt in DELIMITED_FORMATS:
         assert source.separator is not None
-        return read_delimited(source.data, source.separator, source.header_line, source.eol)
+        return read_delimited(source.data, path, source.separator, source.header_line, source.eol)
     if source.fmt == "jsonl":
         return read_jsonl(source.data, path)
     if source.fmt == "parquet":
-        return read_parquet(source.data)
+        return read_parquet(source.data, path)
     return read_excel(source.data, path, source.fmt, sheet, header_row, fits)

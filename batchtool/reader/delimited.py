@@ -7,11 +7,14 @@ from pathlib import Path
 
 import polars as pl
 
+from batchtool.errors import InputError
 from batchtool.reader.formats import RawTable
+from batchtool.reader.messages import open_quote_message, unclosed_quote_line
 
 
-def read_delimited(data: Path, separator: str, header_line: int, eol: str) -> RawTable:
-    """A UTF-8 delimited file's header (on line ``header_line``) and lazily scanned rows."""
+def read_delimited(data: Path, name: Path, separator: str, header_line: int, eol: str) -> RawTable:
+    """A UTF-8 delimited file's header (on line ``header_line``) and lazily scanned rows;
+    ``name`` is what messages say."""
     # Lines, not records, are skipped: a title above the header may hold a stray quote.
     skip = header_line - 1
     first = pl.scan_csv(
@@ -23,6 +26,9 @@ def read_delimited(data: Path, separator: str, header_line: int, eol: str) -> Ra
         skip_lines=skip,
         eol_char=eol,
     ).collect()
+    if not first.height:
+        # No header record ends: a quote in it opens and never closes.
+        raise InputError(open_quote_message(name, unclosed_quote_line(data, eol)))
     headers: list[str | None] = [
         None if v is None else str(v).removeprefix("\ufeff") for v in first.row(0)
     ]

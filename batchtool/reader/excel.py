@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,9 @@ from batchtool.reader.formats import (
 )
 from batchtool.reader.layout import SEARCH_ROWS, Fits
 from batchtool.reader.names import shell_word
+
+#: Rows looked at first for the table's start: a sheet rarely opens with more empty ones.
+_FIRST_ROWS: Final = 1000
 
 
 def read_excel(
@@ -67,15 +71,18 @@ def read_excel(
 
 
 def _filled_rows(whole: pl.DataFrame) -> list[int]:
-    """Indexes of the first rows that hold a value, as many as the header search looks at."""
+    """Indexes of the first rows that hold a value, as many as the header search looks at.
+
+    Looked for in the first rows, then (a big sheet whose first rows are mostly empty) in all.
+    """
     if not whole.width:
         return []
-    filled = whole.select(
-        pl.any_horizontal(pl.all().cast(pl.String).str.strip_chars().str.len_bytes() > 0).fill_null(
-            False
-        )
-    ).to_series()
-    return filled.arg_true().head(SEARCH_ROWS).to_list()
+    filled = pl.any_horizontal(pl.all().cast(pl.String).str.strip_chars().str.len_bytes() > 0)
+    for rows in (whole.head(_FIRST_ROWS), whole):
+        found = rows.select(filled.fill_null(False)).to_series().arg_true().head(SEARCH_ROWS)
+        if found.len() == SEARCH_ROWS or rows.height == whole.height:
+            break
+    return found.to_list()
 
 
 def _header_index(
@@ -131,6 +138,20 @@ _NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS: Final = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL_NS: Final = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_REF: Final = re.compile(r"([A-Z]+)(\d+)")
+#: What Python's zipfile and XML parser raise on a workbook calamine could read but they
+#: cannot (a zip feature they lack, encryption, damage past what calamine looked at).
+_UNREADABLE: Final = (
+    KeyError,
+    StopIteration,
+    zipfile.BadZipFile,
+    ElementTree.ParseError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+)
 
 
 @dataclass
@@ -160,7 +181,7 @@ def check_xlsx_cells(
     lookups = {raw.labels[i] for i, col in enumerate(names) if col in api.LOOKUP_KEYS}
     try:
         found = _scan_cells(data, raw.sheet, set(used), lookups, raw.header_row)
-    except (KeyError, StopIteration, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+    except _UNREADABLE:
         return raw  # best effort: calamine already read the sheet, this pass only adds detail
     if found.bad is not None:
         ref, what = found.bad

@@ -91,6 +91,13 @@ def title(fmt: str) -> str:
     return _FORMAT_TITLES.get(fmt, fmt)
 
 
+def printable(text: str) -> str:
+    """``text`` for a one-line message: line breaks and other control characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__

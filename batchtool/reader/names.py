@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from batchtool import api
 from batchtool.errors import InputError, UnknownColumn, UnknownColumnsError
 from batchtool.model import RESULT_COLUMNS
-from batchtool.reader.formats import BOOKKEEPING_PREFIX, IGNORED_PREFIX, RawTable
+from batchtool.reader.formats import BOOKKEEPING_PREFIX, IGNORED_PREFIX, RawTable, printable
 
 #: The result columns that mark a file as a batchtool results file: always written, and
 #: never an input column's name (an input header that collides gets a prefix).
@@ -96,7 +96,7 @@ def name_columns(
         if header in seen_header:
             first = raw.labels[seen_header[header]]
             raise InputError(
-                f"{name}: the header '{header}' appears twice (columns {first} and "
+                f"{name}: the header '{printable(header)}' appears twice (columns {first} and "
                 f"{raw.labels[i]}) — rename or delete one"
             )
         seen_header[header] = i
@@ -115,8 +115,8 @@ def name_columns(
         if header in ignored or norm in norm_ignored:
             if mapped is not None:
                 raise InputError(
-                    f"{name}: column '{header}' is both mapped with --map and skipped with "
-                    "--ignore-column — keep one of the two"
+                    f"{name}: column '{printable(header)}' is both mapped with --map and skipped "
+                    "with --ignore-column — keep one of the two"
                 )
             col = IGNORED_PREFIX + header
         elif mapped is not None:
@@ -131,7 +131,8 @@ def name_columns(
             continue
         if col in owner:
             raise InputError(
-                f"{name}: columns '{owner[col]}' and '{header}' both mean '{col}' — "
+                f"{name}: columns '{printable(owner[col])}' and '{printable(header)}' both mean "
+                f"'{col}' — "
                 "delete or rename one"
             )
         owner[col] = header
@@ -160,7 +161,8 @@ def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
         api_name = api.COLUMN_LOOKUP.get(api.normalise_column_name(target))
         if api_name is None:
             raise InputError(
-                f"{name}: --map \"{header}={target}\": '{target}' is not a column batchtool "
+                f"{name}: --map \"{printable(header)}={printable(target)}\": '{printable(target)}' "
+                "is not a column batchtool "
                 f"knows — use one of: {', '.join(api.KNOWN_COLUMNS)}"
             )
         targets[header] = api_name
@@ -168,13 +170,13 @@ def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
 
 
 def _unknown_column(name: str, unknown: list[str], place: str) -> str:
-    header = unknown[0]
+    header = printable(unknown[0])
     guess = closest(header)
     hint = f" — did you mean '{guess}'? Rename it" if guess else " — rename it to an API name"
     target = guess or "NAME"
     more = ""
     if len(unknown) > 1:
-        rest = ", ".join(f"'{h}'" for h in unknown[1:])
+        rest = ", ".join(f"'{printable(h)}'" for h in unknown[1:])
         more = f" (also unknown: {rest})"
     return (
         f"{name}: unknown column '{header}'{place}{hint}, map it with --map \"{header}={target}\", "

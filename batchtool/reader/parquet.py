@@ -8,17 +8,23 @@ from typing import Final
 
 import polars as pl
 
+from batchtool.errors import InputError
 from batchtool.reader.formats import (
     NUMBER_FLOAT_ROUNDED,
     NUMBER_FRACTION,
     RawTable,
 )
+from batchtool.reader.messages import explain_polars
 
 
-def read_parquet(data: Path) -> RawTable:
-    """A Parquet file's columns as text, scanned lazily."""
+def read_parquet(data: Path, name: Path) -> RawTable:
+    """A Parquet file's columns as text, scanned lazily; ``name`` is what messages say."""
     scan = pl.scan_parquet(data)
-    schema = scan.collect_schema()
+    try:
+        schema = scan.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        # Whatever polars makes of a footer it cannot decode, the file is damaged.
+        raise InputError(explain_polars(name, exc)) from exc
     exprs = []
     marks: dict[int, pl.Expr] = {}
     for i, (col, dtype) in enumerate(schema.items()):
