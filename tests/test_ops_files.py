@@ -210,6 +210,12 @@ def test_utf16_that_does_not_decode_names_offset_and_line(tmp_path: Path) -> Non
     )
 
 
+def test_json_lines_with_a_byte_order_mark(tmp_path: Path) -> None:
+    text = '{"operation": "set", "customer_id": 1, "city": "Łódź"}\n'
+    src = write(tmp_path / "in.jsonl", codecs.BOM_UTF16_BE + text.encode("utf-16-be"))
+    assert rows(src) == [(1, "set", "1", "Łódź")]
+
+
 def test_latin1_is_streamed_too(tmp_path: Path) -> None:
     src = write(tmp_path / "in.csv", "operation;customer_id;city\nset;1;Zürich\n".encode("latin-1"))
     assert rows(src, encoding="latin-1") == [(1, "set", "1", "Zürich")]
@@ -440,6 +446,39 @@ def test_old_mac_ragged_row_names_its_line(tmp_path: Path) -> None:
     result = dry_run(src)
     assert result.exit_code == 2, result.output
     assert error_line(result).startswith(f"{src}: line 3 (row 2) has 3 fields")
+
+
+# --- the samples ---------------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        pytest.param(
+            "european_excel.csv",
+            ["  lock                   1 valid", "  set_customer_details   3 valid"],
+            id="european-excel-csv",
+        ),
+        pytest.param(
+            "unlock_requests.xlsx",
+            [
+                "  header on row 3; the rows above it were skipped",
+                "  unlock                 4 valid",
+            ],
+            id="title-row-xlsx",
+        ),
+    ],
+)
+def test_ops_samples_run_without_flags(tmp_path: Path, name: str, lines: list[str]) -> None:
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        main, ["run", str(SAMPLES / name), "--dry-run", "--results", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for line in lines:
+        assert line in result.output.splitlines()
 
 
 # --- a resume reads the file alike -------------------------------------------------------
