@@ -140,31 +140,8 @@ def read_input(
 
     source = Source(chosen, data)
     if chosen in TEXT_FORMATS:
-        text = sniff.head_text(head, codec)
-        eol = sniff.line_ending(text)
-        layout = None
-        if chosen in DELIMITED_FORMATS:
-            layout = find_layout(
-                name,
-                text,
-                complete=len(head) < sniff.HEAD_BYTES,
-                eol=eol,
-                default=SEPARATORS[chosen],
-                delimiter=separator,
-                header_row=header_row,
-                fits=fits,
-            )
-        if codec is not None:
-            folder = Path(scratch_dir) if scratch_dir is not None else transcode.scratch_folder()
-            data = transcode.to_utf8(data, path, codec, folder)
-        source = Source(
-            chosen,
-            data,
-            transcoded=codec is not None,
-            separator=layout.separator if layout else None,
-            header_line=layout.header_line if layout else 1,
-            eol=eol,
-        )
+        folder = Path(scratch_dir) if scratch_dir is not None else None
+        source = _text_source(path, source, head, codec, separator, header_row, fits, folder)
     register(path, source)
     with polars_errors(path):
         raw = _read_raw(source, path, sheet, header_row, fits)
@@ -176,21 +153,65 @@ def read_input(
         )
         if not headers:
             raise InputError(f"{name}: the file has no columns — is it the right file?")
-        if chosen == "xlsx" and raw.sheet is not None:
-            raw = check_xlsx_cells(path, data, raw, names)
-        frame = finish(raw, names)
-        if not has_data_rows(raw, names, frame):
-            if chosen in DELIMITED_FORMATS:
-                line = unclosed_quote_line(source.data, source.eol)
-                if line is not None:
-                    raise InputError(open_quote_message(path, line))
-            where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
-            raise InputError(
-                f"{name}: {where} has a header but no data rows — add rows under the header"
-            )
+        frame = _frame(path, source, raw, names)
     return InputTable(
         path=path, format=chosen, frame=frame, headers=headers, header_row=raw.header_row
     )
+
+
+def _text_source(
+    path: Path,
+    source: Source,
+    head: bytes,
+    codec: str | None,
+    separator: str | None,
+    header_row: int | None,
+    fits: Fits,
+    scratch_dir: Path | None,
+) -> Source:
+    """How to hand a text file to polars: its layout (delimited text), found in the first
+    bytes, and its bytes as UTF-8 (a copy in ``scratch_dir`` when ``codec`` says otherwise)."""
+    text = sniff.head_text(head, codec)
+    eol = sniff.line_ending(text)
+    layout = None
+    if source.fmt in DELIMITED_FORMATS:
+        layout = find_layout(
+            str(path),
+            text,
+            complete=len(head) < sniff.HEAD_BYTES,
+            eol=eol,
+            default=SEPARATORS[source.fmt],
+            delimiter=separator,
+            header_row=header_row,
+            fits=fits,
+        )
+    data = source.data
+    if codec is not None:
+        data = transcode.to_utf8(data, path, codec, scratch_dir or transcode.scratch_folder())
+    return Source(
+        source.fmt,
+        data,
+        transcoded=codec is not None,
+        separator=layout.separator if layout else None,
+        header_line=layout.header_line if layout else 1,
+        eol=eol,
+    )
+
+
+def _frame(path: Path, source: Source, raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
+    """The final frame of ``raw``, once its cells are checked and it is known to have data."""
+    if source.fmt == "xlsx" and raw.sheet is not None:
+        raw = check_xlsx_cells(path, source.data, raw, names)
+    frame = finish(raw, names)
+    if has_data_rows(raw, names, frame):
+        return frame
+    if source.fmt in DELIMITED_FORMATS:
+        # A quote that never closes swallows the rows after it: polars then finds none.
+        line = unclosed_quote_line(source.data, source.eol)
+        if line is not None:
+            raise InputError(open_quote_message(path, line))
+    where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
+    raise InputError(f"{path}: {where} has a header but no data rows — add rows under the header")
 
 
 def _header_hint(fmt: str, header_row: int | None) -> str | None:

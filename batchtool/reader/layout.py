@@ -62,8 +62,8 @@ def find_layout(
     candidates and preferred when it holds as many of it as of another.
     """
     lines = text.split(eol)
-    if not complete:
-        lines.pop()  # cut off by the head's end
+    if not complete and len(lines) > 1:
+        lines.pop()  # cut off by the head's end (unless it is all there is: a huge header)
     if eol == "\n":
         lines = [line.removesuffix("\r") for line in lines]
     filled = [n for n, line in enumerate(lines, start=1) if line.strip()]
