@@ -104,12 +104,15 @@ def _header_index(
     first = filled[0]
     if fits(_cells(whole, first)).named:
         return first
-    later = filled[1:]
-    for fit_wanted in ("complete", "named"):
-        for index in later:
-            fit = fits(_cells(whole, index))
-            if fit.complete if fit_wanted == "complete" else fit.named:
-                return index
+    # A title: as in layout.find_layout, the first row naming only known columns, else the
+    # first naming some (its unknown columns are then reported), else the first row after all.
+    later = [(index, fits(_cells(whole, index))) for index in filled[1:]]
+    for index, fit in later:
+        if fit.complete:
+            return index
+    for index, fit in later:
+        if fit.named:
+            return index
     return first
 
 
@@ -151,6 +154,11 @@ _UNREADABLE: Final = (
     RuntimeError,
     ValueError,
     zlib.error,
+)
+
+
+_NEVER_CALCULATED: Final = (
+    "a formula that was never calculated (open and save the file in Excel or LibreOffice)"
 )
 
 
@@ -196,6 +204,7 @@ def check_xlsx_cells(
 def _with_marks(
     raw: RawTable, numbers: dict[str, list[tuple[int, str]]], columns: dict[str, int]
 ) -> RawTable:
+    """``raw`` with a mark column beside each column (letter -> index) that has marked cells."""
     if not numbers:
         return raw
     body = raw.frame.collect()
@@ -223,13 +232,7 @@ def _scan_cells(
             found.bad = ref, f"the error {text or '#ERROR'}"
             return found
         if cell.find(f"{_NS}f") is not None and not text and kind != "str":
-            found.bad = (
-                ref,
-                (
-                    "a formula that was never calculated (open and save the file in Excel or "
-                    "LibreOffice)"
-                ),
-            )
+            found.bad = ref, _NEVER_CALCULATED
             return found
         if kind == "n" and text:
             mark = _number_mark(text, column in lookups)

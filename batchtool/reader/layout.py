@@ -168,8 +168,10 @@ def _delimiter(name: str, number: int, record: str, default: str, fits: Fits) ->
         return naming[0]
     best = max(counts.values())
     tied = [c for c in present if counts[c] == best]
-    if len(tied) == 1 or default in tied:
-        return tied[0] if len(tied) == 1 else default
+    if len(tied) == 1:
+        return tied[0]
+    if default in tied:
+        return default
     listed = " and ".join(_NAMES[c] for c in tied)
     options = " or ".join(f"--delimiter {_option(c)}" for c in tied)
     raise InputError(

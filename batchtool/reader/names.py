@@ -28,11 +28,11 @@ def is_results_file(headers: Sequence[str | None]) -> bool:
 
 @dataclass(frozen=True)
 class HeaderFit:
-    """How a row of cells reads as a header: cells naming an API column (directly or through
-    --map), cells that are bookkeeping or --ignore-column'd, and cells that are neither."""
+    """How a row of cells reads as a header: how many cells name an API column (directly or
+    through --map), how many name nothing batchtool knows (bookkeeping and --ignore-column'd
+    cells are neither)."""
 
     named: int
-    skipped: int
     unknown: int
 
     @property
@@ -52,18 +52,18 @@ def header_fit(
     mapped = {api.normalise_column_name(h) for h in column_map}
     ignored = {api.normalise_column_name(h) for h in ignore_columns}
     results = is_results_file(cells)
-    named = skipped = unknown = 0
+    named = unknown = 0
     for cell in cells:
         if cell is None or not cell.strip():
             continue
         norm = api.normalise_column_name(cell)
         if norm in ignored or (results and cell in _BOOKKEEPING):
-            skipped += 1
-        elif norm in mapped or norm in api.COLUMN_LOOKUP:
+            continue
+        if norm in mapped or norm in api.COLUMN_LOOKUP:
             named += 1
         else:
             unknown += 1
-    return HeaderFit(named, skipped, unknown)
+    return HeaderFit(named, unknown)
 
 
 def name_columns(
@@ -132,8 +132,7 @@ def name_columns(
         if col in owner:
             raise InputError(
                 f"{name}: columns '{printable(owner[col])}' and '{printable(header)}' both mean "
-                f"'{col}' — "
-                "delete or rename one"
+                f"'{col}' — delete or rename one"
             )
         owner[col] = header
         headers[col] = header
@@ -161,9 +160,9 @@ def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
         api_name = api.COLUMN_LOOKUP.get(api.normalise_column_name(target))
         if api_name is None:
             raise InputError(
-                f"{name}: --map \"{printable(header)}={printable(target)}\": '{printable(target)}' "
-                "is not a column batchtool "
-                f"knows — use one of: {', '.join(api.KNOWN_COLUMNS)}"
+                f'{name}: --map "{printable(header)}={printable(target)}": '
+                f"'{printable(target)}' is not a column batchtool knows — use one of: "
+                f"{', '.join(api.KNOWN_COLUMNS)}"
             )
         targets[header] = api_name
     return targets
