@@ -82,6 +82,8 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
 def _print_plan(report: RunReport) -> None:
     plan = report.plan
     click.echo(f"{plan.total} row(s) read from {report.input_path}")
+    if report.header_place:
+        click.echo(f"  header on {report.header_place}; the rows above it were skipped")
     for op, count in sorted(plan.by_operation.items()):
         click.echo(f"  {op:<22} {count} valid")
     if plan.invalid:
@@ -92,6 +94,12 @@ def _print_plan(report: RunReport) -> None:
             click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
     for status, count in sorted(plan.preset.items()):
         click.echo(f"  {status:<22} {count} (not sent)")
+    if plan.warned:
+        click.echo(f"  {'warnings':<22} {plan.warned} valid row(s) to check")
+        for row, warning in plan.warnings:
+            click.echo(f"    row {row}: {warning}")
+        if plan.warned > len(plan.warnings):
+            click.echo(f"    … and {plan.warned - len(plan.warnings)} more")
     if report.sample_requests:
         click.echo("first requests as they would be sent:")
         for line in report.sample_requests:
@@ -109,7 +117,21 @@ def _read_options(f: F) -> F:
         ),
         click.option("--sheet", help="Excel sheet name (default: the first sheet)."),
         click.option(
-            "--encoding", help="Text encoding of a CSV/TSV that is not UTF-8, e.g. latin-1."
+            "--encoding",
+            help="Text encoding of a CSV/TSV that is not UTF-8 and has no byte order mark, "
+            "e.g. latin-1.",
+        ),
+        click.option(
+            "--delimiter",
+            metavar="CHAR",
+            help="CSV/TSV delimiter, e.g. ';' or tab; default: detected from the header line.",
+        ),
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Line (CSV/TSV) or sheet row (Excel) of the header; default: the first, or "
+            "the first below a title that names known columns.",
         ),
         click.option(
             "--map",
@@ -311,6 +333,8 @@ def run(
     fmt: str | None,
     sheet: str | None,
     encoding: str | None,
+    delimiter: str | None,
+    header_row: int | None,
     maps: tuple[str, ...],
     ignore_columns: tuple[str, ...],
     operation: str | None,
@@ -367,6 +391,8 @@ def run(
             fmt=fmt,
             sheet=sheet,
             encoding=encoding,
+            delimiter=delimiter,
+            header_row=header_row,
             column_map=_parse_map(maps),
             ignore_columns=ignore_columns,
             operation=operation,

@@ -13,6 +13,23 @@ SKIPPED: Final = "skipped"
 VALID: Final = "valid"  # dry run only
 UNCHANGED: Final = "unchanged"  # --changed-only: the row would change nothing, so not sent
 
+#: The results file's own columns, in order. Written by results.py; a results file read back
+#: as input has them as bookkeeping (reader.BOOKKEEPING_PREFIX), never sent.
+RESULT_COLUMNS: Final[tuple[str, ...]] = (
+    "row",
+    "status",
+    "operation",
+    "http_status",
+    "attempts",
+    "error",
+    "elapsed_ms",
+)
+#: Characters that make a spreadsheet treat a cell as a formula (or that hide one).
+FORMULA_CHARACTERS: Final = "=+-@\t\r"
+#: What the results writer puts before such a cell in CSV and Excel; the reader strips it
+#: again from a results file read back as input.
+FORMULA_GUARD: Final = "'"
+
 
 @dataclass(frozen=True, slots=True)
 class Request:

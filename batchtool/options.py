@@ -19,6 +19,8 @@ class ReadOptions:
     fmt: str | None = None
     sheet: str | None = None
     encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int | None = None
     column_map: Mapping[str, str] = field(default_factory=dict)
     ignore_columns: Sequence[str] = ()
     operation: str | None = None
@@ -28,6 +30,8 @@ class ReadOptions:
             "format": self.fmt,
             "sheet": self.sheet,
             "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header_row": self.header_row,
             "map": dict(sorted(self.column_map.items())),
             "ignore_columns": sorted(self.ignore_columns),
             "operation": self.operation,

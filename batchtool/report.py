@@ -40,6 +40,8 @@ class RunReport:
     notes: tuple[str, ...] = ()
     requests_sent: int = 0
     mean_concurrency: float | None = None
+    #: Where the input's header is when not on its first line or row, e.g. "line 3".
+    header_place: str | None = None
 
 
 def exit_code(summary: ResultSummary, *, aborted: bool, interrupted: bool) -> int:

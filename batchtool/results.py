@@ -19,17 +19,11 @@ from typing import Final
 import polars as pl
 
 from batchtool import api, errors, model, plan
+from batchtool.model import FORMULA_CHARACTERS, FORMULA_GUARD
 from batchtool.plan import PlanSummary
+from batchtool.reader import BOOKKEEPING_PREFIX
 
-RESULT_COLUMNS: Final[tuple[str, ...]] = (
-    "row",
-    "status",
-    "operation",
-    "http_status",
-    "attempts",
-    "error",
-    "elapsed_ms",
-)
+RESULT_COLUMNS: Final = model.RESULT_COLUMNS
 RESULT_FORMATS: Final[tuple[str, ...]] = ("csv", "parquet", "jsonl", "xlsx")
 
 _EXTENSIONS: Final[dict[str, str]] = {
@@ -51,8 +45,10 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
 #: Prefix for an input header that would otherwise collide with a result column.
 INPUT_PREFIX: Final = "input "
 
-#: Characters that make a spreadsheet treat a cell as a formula (or that hide one).
-_FORMULA_START: Final = r"^[=+\-@\t\r]"
+#: A cell that starts with one of model.FORMULA_CHARACTERS after any guards already there:
+#: "'=x" (typed so) is guarded too, as "''=x", so that reading a results file back strips
+#: exactly one guard and gets every value as typed.
+_FORMULA_START: Final = r"^'*[=+\-@\t\r]"
 
 #: One Excel sheet holds 1,048,576 rows, one of which is the header.
 _EXCEL_MAX_ROWS: Final = 1_048_575
@@ -127,14 +123,15 @@ def last_outcome_per_row(outcomes: pl.DataFrame) -> pl.DataFrame:
 def _output_names(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     """(frame column, results header) for every input column shown after the result columns.
 
-    The file's operation column is left out because ``operation`` already shows it normalised.
+    The file's operation column is left out because ``operation`` already shows it normalised,
+    and so are the result columns of a results file read back as input: this run's replace them.
     Collisions are compared case-insensitively: ``Status`` beside ``status`` would be read as
     the same column by a person and by many spreadsheet tools.
     """
     used = {name.casefold() for name in RESULT_COLUMNS}
     names: list[tuple[str, str]] = []
     for column, header in headers.items():
-        if column in (api.OPERATION_COLUMN, "row"):
+        if column in (api.OPERATION_COLUMN, "row") or column.startswith(BOOKKEEPING_PREFIX):
             continue
         name = header
         while name.casefold() in used:
@@ -224,7 +221,8 @@ def build_results(
 
 
 def _guard_text(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    first = value.lstrip(FORMULA_GUARD)[:1]
+    return FORMULA_GUARD + value if first and first in FORMULA_CHARACTERS else value
 
 
 def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
@@ -233,7 +231,7 @@ def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
     guarded = [
         (
             pl.when(pl.col(name).str.contains(_FORMULA_START))
-            .then(pl.lit("'") + pl.col(name))
+            .then(pl.lit(FORMULA_GUARD) + pl.col(name))
             .otherwise(pl.col(name))
             if dtype == pl.String
             else pl.col(name)
@@ -329,7 +327,7 @@ def read_back(path: Path) -> pl.LazyFrame:
         frame = pl.read_excel(path, columns=list(_READ_BACK), infer_schema_length=0).lazy()
     error = pl.col("error").cast(pl.String)
     if fmt in ("csv", "xlsx"):
-        error = error.str.replace(r"^'([=+\-@\t\r])", "${1}")
+        error = error.str.replace(r"^'('*[=+\-@\t\r])", "${1}")
     return frame.select(
         pl.col("row").cast(pl.Int64),
         pl.col("status").cast(pl.String),

@@ -46,6 +46,7 @@ from batchtool.plan import (
     requests_from,
     summarise,
     to_send,
+    with_warnings,
 )
 from batchtool.progress import LINE_INTERVAL_S, TextProgress
 from batchtool.reader import InputTable, polars_errors, read_input
@@ -288,9 +289,14 @@ async def _plan(job: Job, snap: snapshot.Snapshot) -> _Planning:
             fmt=read.fmt,
             sheet=read.sheet,
             encoding=read.encoding,
+            delimiter=read.delimiter,
+            header_row=read.header_row,
             column_map=read.column_map,
             ignore_columns=read.ignore_columns,
             data_path=snap.path,
+            # A UTF-8 copy of a UTF-16 (or --encoding) file goes beside the snapshot, and
+            # leaves with it.
+            scratch_dir=snap.path.parent,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
         with polars_errors(job.path):
@@ -344,7 +350,7 @@ async def _finish(
             if checked is not None:
                 return checked, summarise_results(read_back(job.results)), taken
             # A dry run checks every row while it writes the results: one pass over the input.
-            summarised = dry_run_plan(job.results)
+            summarised = with_warnings(dry_run_plan(job.results), planned)
             return summarised, dry_run_summary(summarised), taken
 
     plan, summary, taken = await asyncio.to_thread(write)
@@ -383,6 +389,7 @@ async def _finish(
         resumed_ok=sent.resumed_ok if sent else 0,
         notes=tuple(notes),
         requests_sent=dispatched.requests_sent if dispatched else 0,
+        header_place=planning.table.header_place,
     )
 
 

@@ -204,6 +204,39 @@ MISTAKE_HEADERS = ("operation", "customer_id", "orderid", "firstname", "email", 
                    "password", "keep")  # fmt: skip
 
 
+# --- files as ops save them: a European Excel CSV, a sheet with a title above its header ------
+
+EUROPEAN_HEADERS = ("Operation", "Customer ID", "First Name", "Last Name", "City", "Zip")
+EUROPEAN_ROWS = (
+    ("Update", "121", "Jürgen", "Müller", "Köln, Innenstadt", "50667"),
+    ("Update", "122", "Françoise", "Lefèvre", "Paris", "75001"),
+    ("Lock", "123", "", "", "", ""),
+    ("Unlock", "123", "", "", "", ""),
+    ("Update", "124", "", "", "Bruxelles, Ixelles", "01050"),
+)
+
+
+def write_european_csv(path: Path) -> None:
+    """What Excel in most of Europe saves as "CSV UTF-8": ; between fields, a BOM, CRLF."""
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, delimiter=";", lineterminator="\r\n")
+        writer.writerow(EUROPEAN_HEADERS)
+        writer.writerows(EUROPEAN_ROWS)
+
+
+def write_titled_xlsx(path: Path) -> None:
+    """An ops sheet with a title and a blank row above the header, which is on row 3."""
+    workbook = xlsxwriter.Workbook(path)
+    workbook.set_properties({"title": "Unlock requests", "author": "Ops", "created": _CREATED})
+    sheet = workbook.add_worksheet("Week 48")
+    sheet.write(0, 0, "Unlock requests, week 48", workbook.add_format({"bold": True}))
+    sheet.write_row(2, 0, ("Operation", "Customer ID"), workbook.add_format({"bold": True}))
+    for r, customer_id in enumerate((131, 132, 133, 134), start=3):
+        sheet.write_string(r, 0, "Unlock")
+        sheet.write_number(r, 1, customer_id)
+    workbook.close()
+
+
 def main() -> None:
     write_ops_xlsx(HERE / "ops_changes.xlsx")
     write_delimited(HERE / "changes.csv", CHANGES, API_HEADERS)
@@ -216,6 +249,8 @@ def main() -> None:
         ({"operation": "set", "customer_id": "311", "fristname": "Ann"},),
         ("operation", "customer_id", "fristname"),
     )
+    write_european_csv(HERE / "european_excel.csv")
+    write_titled_xlsx(HERE / "unlock_requests.xlsx")
 
 
 if __name__ == "__main__":

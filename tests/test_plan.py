@@ -193,6 +193,41 @@ INVALID = [
         "email 'x' is not an email address",
         id="unknown-operation-still-checks-cells",
     ),
+    pytest.param(
+        {"operation": "set", "customer_id": "1", "password": "***"},
+        "password is masked (***) as in a results file — retype it or clear the cell",
+        id="masked-password",
+    ),
+    pytest.param(
+        {"operation": "lock", "customer_id": "1", "password": "***"},
+        "lock does not take password — remove it or change the operation",
+        id="masked-password-where-none-is-taken",
+    ),
+    pytest.param(
+        {"operation": "lock", "customer_id": "1.23457E+16"},
+        "customer_id '1.23457E+16' is a number Excel wrote in scientific notation, without all "
+        "its digits — format the column as text in Excel and retype it",
+        id="scientific-notation-id",
+    ),
+    pytest.param(
+        {"operation": "lock", "customer_id": "12345678901234570",
+         "number:customer_id": "excel-rounded"},
+        "customer_id '12345678901234570' was rounded by Excel, which keeps only 15 digits of a "
+        "number — format the column as text and retype it",
+        id="excel-rounded-id",
+    ),
+    pytest.param(
+        {"operation": "lock", "subscription_id": "9007199254740994",
+         "number:subscription_id": "float-rounded"},
+        "subscription_id '9007199254740994' went through a floating-point number, which cannot "
+        "hold all its digits — store the column as text and write it again",
+        id="float-rounded-id",
+    ),
+    pytest.param(
+        {"operation": "lock", "orderid": "191.5", "number:orderid": "fraction"},
+        "orderid '191.5' is not a whole number — retype the id",
+        id="fraction-id",
+    ),
 ]
 
 
@@ -227,6 +262,15 @@ VALID = [
     pytest.param({"operation": "UPDATE", "customer_id": "1", "city": "X"}, id="alias-uppercase"),
     pytest.param({"operation": "Details", "customer_id": "1", "city": "X"}, id="alias-details"),
     pytest.param({"operation": "LoCk", "customer_id": "1"}, id="operation-case-insensitive"),
+    pytest.param({"operation": "lock", "customer_id": "1E5"}, id="an-id-that-only-looks-numeric"),
+    pytest.param(
+        {"operation": "set", "customer_id": "1", "zip": "1.5", "number:zip": "fraction"},
+        id="a-fraction-outside-the-lookups",
+    ),
+    pytest.param(
+        {"operation": "lock", "customer_id": "1", "result:status": "failed", "result:row": "4"},
+        id="results-file-bookkeeping",
+    ),
 ]
 
 
@@ -397,6 +441,7 @@ def test_output_columns_rows_and_ignored_columns() -> None:
         "_lookup_value",
         "_preset_status",
         "_preset_error",
+        "_warning",
     ]
     assert dict(planned.collect_schema()) == dict(out.schema)
     assert out["row"].to_list() == [1, 2, 3]
@@ -605,3 +650,52 @@ def test_every_request_has_one_lookup_and_only_its_parameters(
         if request.operation == api.SET_CUSTOMER_DETAILS:
             assert len(keys) > 1
             assert ("password", "REMOVE") not in request.form
+
+
+# --- values that may not be what the user typed -----------------------------------------
+
+
+def test_a_results_files_masked_password_says_so() -> None:
+    [planned] = plan([{"operation": "set", "customer_id": "1", "password": "***",
+                       "result:status": "ok"}])  # fmt: skip
+    assert planned["_error"] == (
+        "password is masked (***) in this results file — retype it or clear the cell"
+    )
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "valid"),
+    [pytest.param("12345678901234570", False, id="unchanged"), pytest.param("7", True, id="fixed")],
+)
+def test_an_id_an_earlier_run_found_rounded_stays_invalid(customer_id: str, valid: bool) -> None:
+    earlier = (
+        "customer_id '12345678901234570' was rounded by Excel, which keeps only 15 digits of a "
+        "number — format the column as text and retype it"
+    )
+    [planned] = plan([{"operation": "lock", "customer_id": customer_id, "result:row": "1",
+                       "result:status": "invalid", "result:error": earlier}])  # fmt: skip
+    assert planned["_valid"] is valid
+    assert planned["_error"] == (None if valid else earlier)
+
+
+def test_damaged_values_outside_the_lookups_are_warnings() -> None:
+    rows: list[dict[str, str | None]] = [
+        {"operation": "set", "customer_id": "1", "zip": "12345678901234570",
+         "number:zip": "excel-rounded", "password": "12345678901234570",
+         "number:password": "float-rounded"},
+        {"operation": "set", "customer_id": "2", "zip": "1.5", "number:zip": "fraction"},
+        {"operation": "set", "customer_id": "3", "zip": "12345678901234570",
+         "number:zip": "excel-rounded"},
+        {"operation": "nope", "customer_id": "4", "zip": "12345678901234570",
+         "number:zip": "excel-rounded"},
+    ]  # fmt: skip
+    planned = plan(rows)
+    first = (
+        "zip '12345678901234570' was rounded by Excel, which keeps only 15 digits of a number — "
+        "sent as it is; check it; password '***' went through a floating-point number, which "
+        "cannot hold all its digits — sent as it is; check it"
+    )
+    assert [r["_warning"] for r in planned][:3] == [first, None, first.split("; password")[0]]
+    assert [r["_valid"] for r in planned] == [True, True, True, False]
+    summary = summarise(plan_frame(frame(rows)), examples=1)
+    assert (summary.warned, summary.warnings) == (2, [(1, first)])

@@ -291,3 +291,31 @@ def test_unusable_results_path_is_refused_up_front(tmp_path: Path, name: str, me
     with pytest.raises(UsageError, match=re.escape(message.format(tmp=tmp_path))):
         results.check_results_path(tmp_path / name)
     assert results.check_results_path(tmp_path / "r.parquet") == "parquet"
+
+
+def test_a_guard_typed_by_the_user_is_guarded_too(tmp_path: Path) -> None:
+    # So that reading the results back, which strips one guard, gives "'=x" as typed.
+    lazy = pl.LazyFrame(
+        {
+            "row": [1, 2],
+            "operation": ["lock", "lock"],
+            "customer_id": ["1", "2"],
+            "ignored:Note": ["'=x", "'x"],
+            "_valid": [True, True],
+            "_error": [None, None],
+            "_preset_status": [None, None],
+            "_preset_error": [None, None],
+        },
+        schema_overrides={
+            "row": pl.Int64,
+            "_error": pl.String,
+            "_preset_status": pl.String,
+            "_preset_error": pl.String,
+        },
+    )
+    path = tmp_path / "out.csv"
+    built = results.build_results(lazy, {"ignored:Note": "'@Note"}, outcomes=None)
+    results.write_results(built, path)
+    back = pl.read_csv(path, infer_schema=False)
+    assert back.columns[-1] == "''@Note"
+    assert back["''@Note"].to_list() == ["''=x", "'x"]

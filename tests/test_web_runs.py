@@ -196,11 +196,11 @@ async def test_a_file_that_cannot_be_sent_says_why_naming_the_uploaded_file(
 
 
 async def test_a_file_of_an_unknown_kind_is_refused_before_it_is_kept(web: WebServer) -> None:
-    status, _, page = await upload(web.client, b"hello", "notes.txt")
+    status, _, page = await upload(web.client, b"hello", "notes.pdf")
     assert status == 400
     assert (
-        "notes.txt: batchtool reads files ending in .csv, .tsv, .tab, .parquet, .pq, .xlsx, "
-        ".xlsm, .xls, .jsonl, .ndjson — save the spreadsheet as one of these"
+        "notes.pdf: batchtool reads files ending in .csv, .tsv, .tab, .txt, .parquet, .pq, "
+        ".xlsx, .xlsm, .xls, .jsonl, .ndjson — save the spreadsheet as one of these"
     ) in page
     assert not (web.data_dir / "runs").exists() or not list((web.data_dir / "runs").iterdir())
 

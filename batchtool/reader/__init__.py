@@ -19,36 +19,83 @@ The package's modules, one job each: ``sniff`` (format and encoding), ``delimite
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from batchtool.errors import InputError, UsageError
-from batchtool.reader import sniff
+from batchtool.errors import InputError
+from batchtool.reader import sniff, transcode
 from batchtool.reader.delimited import read_delimited
 from batchtool.reader.excel import check_xlsx_cells, read_excel
-from batchtool.reader.formats import EXCEL_FORMATS, FORMATS, IGNORED_PREFIX, ROW, RawTable, title
+from batchtool.reader.formats import (
+    BOOKKEEPING_PREFIX,
+    DELIMITED_FORMATS,
+    EXCEL_FORMATS,
+    FORMATS,
+    IGNORED_PREFIX,
+    NUMBER_EXCEL_ROUNDED,
+    NUMBER_FLOAT_ROUNDED,
+    NUMBER_FRACTION,
+    NUMBER_PREFIX,
+    ROW,
+    SEPARATORS,
+    TEXT_FORMATS,
+    RawTable,
+)
 from batchtool.reader.jsonl import read_jsonl
-from batchtool.reader.messages import Source, explain_os, polars_errors, register
-from batchtool.reader.names import name_columns
+from batchtool.reader.layout import Fits, find_layout, parse_delimiter
+from batchtool.reader.messages import (
+    Source,
+    explain_os,
+    open_quote_message,
+    polars_errors,
+    register,
+    unclosed_quote_line,
+)
+from batchtool.reader.names import HeaderFit, header_fit, is_results_file, name_columns
 from batchtool.reader.parquet import read_parquet
-from batchtool.reader.rows import finish, has_data_rows
+from batchtool.reader.rows import finish, has_data_rows, unguard
 
-__all__ = ["FORMATS", "IGNORED_PREFIX", "ROW", "InputTable", "polars_errors", "read_input"]
+__all__ = [
+    "BOOKKEEPING_PREFIX",
+    "FORMATS",
+    "IGNORED_PREFIX",
+    "NUMBER_EXCEL_ROUNDED",
+    "NUMBER_FLOAT_ROUNDED",
+    "NUMBER_FRACTION",
+    "NUMBER_PREFIX",
+    "ROW",
+    "InputTable",
+    "polars_errors",
+    "read_input",
+]
+
+#: Formats whose results files carry the formula guard (results.py writes it into CSV and Excel).
+_GUARDED_FORMATS = DELIMITED_FORMATS | EXCEL_FORMATS
 
 
 @dataclass(frozen=True)
 class InputTable:
-    """An input file read lazily: ``row``, then one String column per file column.
+    """An input file read lazily: ``row``, then one String column per file column, then the
+    hidden ``number:`` marks (see ``NUMBER_PREFIX``).
 
-    ``headers`` maps each frame column (not ``row``) to its header exactly as written.
+    ``headers`` maps each file column's frame name (not ``row``) to its header exactly as
+    written; ``header_row`` is the 1-based line (text) or sheet row (Excel) the header is on.
     """
 
     path: Path
     format: str
     frame: pl.LazyFrame
     headers: dict[str, str]
+    header_row: int = 1
+
+    @property
+    def header_place(self) -> str | None:
+        """Where the header is, as a person finds it ("line 3", "row 3"); None on the first."""
+        if self.header_row == 1:
+            return None
+        return f"{'row' if self.format in EXCEL_FORMATS else 'line'} {self.header_row}"
 
 
 def read_input(
@@ -57,14 +104,19 @@ def read_input(
     fmt: str | None = None,
     sheet: str | None = None,
     encoding: str | None = None,
+    delimiter: str | None = None,
+    header_row: int | None = None,
     column_map: Mapping[str, str] | None = None,
     ignore_columns: Sequence[str] = (),
     data_path: str | Path | None = None,
+    scratch_dir: str | Path | None = None,
 ) -> InputTable:
-    """Open ``path`` lazily, check its header and first row, name its columns by the API.
+    """Open ``path`` lazily, find and check its header and first row, name its columns by the API.
 
     ``data_path``: read the bytes from there instead (a snapshot of ``path`` taken for the
     run); messages, the format by extension and ``polars_errors`` still speak of ``path``.
+    ``scratch_dir``: where a file in another encoding than UTF-8 is copied as UTF-8, for the
+    caller to remove after the run (default: a private folder removed when the process exits).
     """
     path = Path(path)
     data = Path(data_path) if data_path is not None else path
@@ -74,36 +126,112 @@ def read_input(
     if data.is_dir():
         raise InputError(explain_os(path, IsADirectoryError()))
     chosen = sniff.choose_format(path, fmt)
-    if sheet is not None and chosen not in EXCEL_FORMATS:
-        raise UsageError(f"{name}: --sheet applies to Excel files only; this is {title(chosen)}")
-    encoding = sniff.check_encoding(name, chosen, encoding)
+    sniff.check_options(name, chosen, sheet=sheet, delimiter=delimiter, header_row=header_row)
+    separator = parse_delimiter(delimiter) if delimiter is not None else None
+    codec = sniff.check_encoding(name, chosen, encoding)
     head = sniff.read_head(data, path)
-    chosen = sniff.check_content(name, chosen, head, encoding)
+    if chosen in TEXT_FORMATS:
+        codec = sniff.text_codec(name, head, codec)
+    chosen = sniff.check_content(name, chosen, head, codec)
+    column_map = column_map or {}
 
-    register(path, Source(chosen, encoding, data))
+    def fits(cells: Sequence[str | None]) -> HeaderFit:
+        return header_fit(cells, column_map, ignore_columns)
+
+    source = Source(chosen, data)
+    if chosen in TEXT_FORMATS:
+        folder = Path(scratch_dir) if scratch_dir is not None else None
+        source = _text_source(path, source, head, codec, separator, header_row, fits, folder)
+    register(path, source)
     with polars_errors(path):
-        raw = _read_raw(data, path, chosen, head, encoding, sheet)
-        names, headers = name_columns(name, raw, column_map or {}, ignore_columns)
+        raw = _read_raw(source, path, sheet, header_row, fits)
+        if chosen in _GUARDED_FORMATS and is_results_file(raw.headers):
+            unguarded = [None if h is None else unguard(h) for h in raw.headers]
+            raw = replace(raw, headers=unguarded, formula_guarded=True)
+        names, headers = name_columns(
+            name, raw, column_map, ignore_columns, header_hint=_header_hint(chosen, header_row)
+        )
         if not headers:
             raise InputError(f"{name}: the file has no columns — is it the right file?")
-        if chosen == "xlsx" and raw.sheet is not None:
-            check_xlsx_cells(path, data, raw, names)
-        frame = finish(raw, names)
-        if not has_data_rows(raw, names, frame):
-            where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
-            raise InputError(
-                f"{name}: {where} has a header but no data rows — add rows under the header"
-            )
-    return InputTable(path=path, format=chosen, frame=frame, headers=headers)
+        frame = _frame(path, source, raw, names)
+    return InputTable(
+        path=path, format=chosen, frame=frame, headers=headers, header_row=raw.header_row
+    )
+
+
+def _text_source(
+    path: Path,
+    source: Source,
+    head: bytes,
+    codec: str | None,
+    separator: str | None,
+    header_row: int | None,
+    fits: Fits,
+    scratch_dir: Path | None,
+) -> Source:
+    """How to hand a text file to polars: its layout (delimited text), found in the first
+    bytes, and its bytes as UTF-8 (a copy in ``scratch_dir`` when ``codec`` says otherwise)."""
+    text = sniff.head_text(head, codec)
+    eol = sniff.line_ending(text)
+    layout = None
+    if source.fmt in DELIMITED_FORMATS:
+        layout = find_layout(
+            str(path),
+            text,
+            complete=len(head) < sniff.HEAD_BYTES,
+            eol=eol,
+            default=SEPARATORS[source.fmt],
+            delimiter=separator,
+            header_row=header_row,
+            fits=fits,
+        )
+    data = source.data
+    if codec is not None:
+        data = transcode.to_utf8(data, path, codec, scratch_dir or transcode.scratch_folder())
+    return Source(
+        source.fmt,
+        data,
+        transcoded=codec is not None,
+        separator=layout.separator if layout else None,
+        header_line=layout.header_line if layout else 1,
+        eol=eol,
+    )
+
+
+def _frame(path: Path, source: Source, raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
+    """The final frame of ``raw``, once its cells are checked and it is known to have data."""
+    if source.fmt == "xlsx" and raw.sheet is not None:
+        raw = check_xlsx_cells(path, source.data, raw, names)
+    frame = finish(raw, names)
+    if has_data_rows(raw, names, frame):
+        return frame
+    if source.fmt in DELIMITED_FORMATS:
+        # A quote that never closes swallows the rows after it: polars then finds none.
+        line = unclosed_quote_line(source.data, source.eol)
+        if line is not None:
+            raise InputError(open_quote_message(path, line))
+    where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
+    raise InputError(f"{path}: {where} has a header but no data rows — add rows under the header")
+
+
+def _header_hint(fmt: str, header_row: int | None) -> str | None:
+    if header_row is not None:
+        return None
+    if fmt in DELIMITED_FORMATS:
+        return "if the header is on a later line, pass --header-row N"
+    if fmt in EXCEL_FORMATS:
+        return "if the header is in a later row, pass --header-row N"
+    return None
 
 
 def _read_raw(
-    data: Path, path: Path, fmt: str, head: bytes, encoding: str | None, sheet: str | None
+    source: Source, path: Path, sheet: str | None, header_row: int | None, fits: Fits
 ) -> RawTable:
-    if fmt in ("csv", "tsv"):
-        return read_delimited(data, path, fmt, head, encoding)
-    if fmt == "jsonl":
-        return read_jsonl(data, path, encoding)
-    if fmt == "parquet":
-        return read_parquet(data)
-    return read_excel(data, path, fmt, sheet)
+    if source.fmt in DELIMITED_FORMATS:
+        assert source.separator is not None
+        return read_delimited(source.data, path, source.separator, source.header_line, source.eol)
+    if source.fmt == "jsonl":
+        return read_jsonl(source.data, path)
+    if source.fmt == "parquet":
+        return read_parquet(source.data, path)
+    return read_excel(source.data, path, source.fmt, sheet, header_row, fits)

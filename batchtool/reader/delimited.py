@@ -1,4 +1,5 @@
-"""CSV and TSV: the header line, then every value as text, streamed lazily by polars."""
+"""CSV, TSV and other delimited text: the header line, then every value as text, streamed lazily
+by polars from the header's line on."""
 
 from __future__ import annotations
 
@@ -7,30 +8,39 @@ from pathlib import Path
 import polars as pl
 
 from batchtool.errors import InputError
-from batchtool.reader.formats import SEPARATORS, RawTable
-from batchtool.reader.sniff import decoded
+from batchtool.reader.formats import RawTable
+from batchtool.reader.messages import open_quote_message, unclosed_quote_line
 
 
-def read_delimited(data: Path, name: Path, fmt: str, head: bytes, encoding: str | None) -> RawTable:
-    """A delimited text file's header and lazily scanned rows; ``name`` is what messages say."""
-    source: str | bytes = str(data)
-    if encoding is not None:
-        source = head = decoded(data, name, encoding)
-    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise InputError(f"{name}: the file has no header row — put the column names first")
-    separator = SEPARATORS[fmt]
+def read_delimited(data: Path, name: Path, separator: str, header_line: int, eol: str) -> RawTable:
+    """A UTF-8 delimited file's header (on line ``header_line``) and lazily scanned rows;
+    ``name`` is what messages say."""
+    # Lines, not records, are skipped: a title above the header may hold a stray quote.
+    skip = header_line - 1
     first = pl.scan_csv(
-        source, has_header=False, infer_schema=False, n_rows=1, separator=separator
+        data,
+        has_header=False,
+        infer_schema=False,
+        n_rows=1,
+        separator=separator,
+        skip_lines=skip,
+        eol_char=eol,
     ).collect()
+    if not first.height:
+        # No header record ends: a quote in it opens and never closes.
+        raise InputError(open_quote_message(name, unclosed_quote_line(data, eol)))
     headers: list[str | None] = [
         None if v is None else str(v).removeprefix("\ufeff") for v in first.row(0)
     ]
     columns = [f"_c{i}" for i in range(len(headers))]
     frame = pl.scan_csv(
-        source,
+        data,
         has_header=True,
         infer_schema=False,
-        separator=separator,
         new_columns=columns,
+        separator=separator,
+        skip_lines=skip,
+        eol_char=eol,
     )
-    return RawTable(frame, headers, [str(i + 1) for i in range(len(headers))])
+    labels = [str(i + 1) for i in range(len(headers))]
+    return RawTable(frame, headers, labels, header_row=header_line)

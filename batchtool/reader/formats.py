@@ -1,12 +1,10 @@
 """The formats batchtool reads (names, extensions, titles) and the raw table every format reader
-returns, plus the small text helpers the reader modules share."""
+returns, plus the small helpers the reader modules share."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
@@ -17,6 +15,7 @@ EXTENSIONS: Final[dict[str, str]] = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
+    ".txt": "csv",  # Excel's "Unicode Text" and other exports: the delimiter is detected
     ".parquet": "parquet",
     ".pq": "parquet",
     ".xlsx": "xlsx",
@@ -40,25 +39,51 @@ _FORMAT_TITLES: Final[dict[str, str]] = {
     "jsonl": "JSON Lines",
 }
 
+#: Each delimited format's own delimiter: the one used when the header line cannot tell.
 SEPARATORS: Final[dict[str, str]] = {"csv": ",", "tsv": "\t"}
 TEXT_FORMATS: Final[frozenset[str]] = frozenset({"csv", "tsv", "jsonl"})
+DELIMITED_FORMATS: Final[frozenset[str]] = frozenset(SEPARATORS)
 EXCEL_FORMATS: Final[frozenset[str]] = frozenset({"xlsx", "xls"})
 
 #: The frame column holding each row's 1-based data row number.
 ROW: Final = "row"
 #: Frame name prefix of a column the user skipped with --ignore-column (echoed, never sent).
 IGNORED_PREFIX: Final = "ignored:"
+#: Frame name prefix of a result column (model.RESULT_COLUMNS) in a results file read back as
+#: input: ``result:status``... Bookkeeping: never sent, and not echoed (the run writes its own).
+BOOKKEEPING_PREFIX: Final = "result:"
+#: Frame name prefix of a hidden column saying how the file stored a column's numbers, when
+#: that may have changed them: ``number:customer_id`` is null where the cell is plain, else
+#: one of the NUMBER_* values below. plan.py turns these into reasons and warnings.
+NUMBER_PREFIX: Final = "number:"
+#: An Excel number cell of more than 15 digits: Excel keeps 15, so the rest may be rounded.
+NUMBER_EXCEL_ROUNDED: Final = "excel-rounded"
+#: A floating-point (e.g. Parquet double) value of more than 15 digits: the same loss.
+NUMBER_FLOAT_ROUNDED: Final = "float-rounded"
+#: A number cell (Excel) or floating-point value (Parquet) that is not a whole number.
+NUMBER_FRACTION: Final = "fraction"
+#: Numbers with more digits than this are not held exactly by Excel or a 64-bit float.
+EXACT_DIGITS: Final = 15
 
 
 @dataclass(frozen=True)
 class RawTable:
-    """A file's columns before naming: String columns ``_c0``.., their headers, their labels."""
+    """A file's columns before naming: String columns ``_c0``.., their headers, their labels.
+
+    ``numbers`` maps a column's index to an expression over ``frame`` giving its NUMBER_*
+    marker per row (null where the cell is plain); ``header_row`` is the 1-based line (text)
+    or sheet row (Excel) of the header, 1 where the format has none; ``formula_guarded``: the
+    file is a results file whose writer prefixed ``'`` to formula-like cells (see results.py).
+    """
 
     frame: pl.LazyFrame
     headers: list[str | None]
     labels: list[str]  # how a person finds column i: "3" in a CSV, "C" in a sheet
     empty_columns: frozenset[int] = frozenset()  # Excel columns without any value at all
     sheet: str | None = None
+    header_row: int = 1
+    numbers: Mapping[int, pl.Expr] = field(default_factory=dict)
+    formula_guarded: bool = False
 
 
 def title(fmt: str) -> str:
@@ -66,16 +91,13 @@ def title(fmt: str) -> str:
     return _FORMAT_TITLES.get(fmt, fmt)
 
 
+def printable(text: str) -> str:
+    """``text`` for a one-line message: line breaks and other control characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
-
-
-@contextmanager
-def open_text(source: str | bytes) -> Iterator[Iterator[str]]:
-    """Lines of a UTF-8 file (by path) or of UTF-8 bytes already in memory."""
-    if isinstance(source, bytes):
-        yield io.StringIO(source.decode("utf-8"))
-    else:
-        with open(source, encoding="utf-8-sig", errors="replace") as f:
-            yield f

@@ -8,29 +8,27 @@ from pathlib import Path
 import polars as pl
 
 from batchtool.errors import InputError
-from batchtool.reader.formats import RawTable, open_text
-from batchtool.reader.sniff import decoded
+from batchtool.reader.formats import RawTable
 
 
-def read_jsonl(data: Path, name: Path, encoding: str | None) -> RawTable:
-    """A JSON Lines file's keys and lazily scanned records; ``name`` is what messages say."""
-    source: str | bytes = str(data) if encoding is None else decoded(data, name, encoding)
+def read_jsonl(data: Path, name: Path) -> RawTable:
+    """A UTF-8 JSON Lines file's keys and lazily scanned records; ``name`` is what messages say."""
     try:
-        keys = pl.scan_ndjson(source, infer_schema_length=None).collect_schema().names()
+        keys = pl.scan_ndjson(data, infer_schema_length=None).collect_schema().names()
     except pl.exceptions.SchemaError:
         # A key whose values change type between records defeats polars' inference.
-        keys = _jsonl_keys(source)
+        keys = _jsonl_keys(data)
     if not keys:
         raise InputError(f"{name}: no JSON records with any field — is it the right file?")
-    frame = pl.scan_ndjson(source, schema=dict.fromkeys(keys, pl.String)).select(
+    frame = pl.scan_ndjson(data, schema=dict.fromkeys(keys, pl.String)).select(
         pl.col(k).alias(f"_c{i}") for i, k in enumerate(keys)
     )
     return RawTable(frame, list(keys), [repr(k) for k in keys])
 
 
-def _jsonl_keys(source: str | bytes) -> list[str]:
+def _jsonl_keys(data: Path) -> list[str]:
     keys: dict[str, None] = {}
-    with open_text(source) as lines:
+    with data.open(encoding="utf-8-sig", errors="replace") as lines:
         for line in lines:
             try:
                 record = json.loads(line) if line.strip() else None

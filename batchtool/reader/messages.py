@@ -8,7 +8,6 @@ and looks up how the file was read (``register``) to locate the problem in it.
 from __future__ import annotations
 
 import codecs
-import collections
 import csv
 import json
 import os
@@ -27,7 +26,6 @@ from batchtool.reader.formats import (
     SEPARATORS,
     TEXT_FORMATS,
     first_line,
-    open_text,
     title,
 )
 
@@ -36,14 +34,19 @@ _CHUNK_BYTES: Final = 1024 * 1024
 
 @dataclass(frozen=True)
 class Source:
-    """How a file was handed to polars: its format, its codec (None: UTF-8), where its bytes are.
+    """How a file was handed to polars: its format, where its (UTF-8) bytes are, and for
+    delimited text its delimiter, header line and line ending.
 
-    ``data`` differs from the path the user gave when the run reads a snapshot of it.
+    ``data`` differs from the path the user gave when the run reads a snapshot of it, or a
+    UTF-8 copy of a file in another encoding (``transcoded``: offsets are not the file's).
     """
 
     fmt: str
-    encoding: str | None
     data: Path
+    transcoded: bool = False
+    separator: str | None = None
+    header_line: int = 1
+    eol: str = "\n"
 
 
 _SOURCES: dict[str, Source] = {}
@@ -113,9 +116,8 @@ def explain_polars(path: Path, exc: Exception) -> str:
             "store that column as UTF-8 text"
         )
     if "utf-8" in lowered or "utf8" in lowered:
-        located = (
-            _locate_bad_utf8(path, data) if source is None or source.encoding is None else None
-        )
+        eol = source.eol if source else "\n"
+        located = None if source and source.transcoded else _locate_bad_utf8(path, data, eol)
         if located is not None:
             return located
         return f"{path}: not valid UTF-8 — pass --encoding latin-1 (or the file's real encoding)"
@@ -133,7 +135,7 @@ def explain_polars(path: Path, exc: Exception) -> str:
     )
 
 
-def _locate_bad_utf8(path: Path, data: Path) -> str | None:
+def _locate_bad_utf8(path: Path, data: Path, eol: str) -> str | None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     newlines = 0
@@ -146,14 +148,14 @@ def _locate_bad_utf8(path: Path, data: Path) -> str | None:
                     # The decoder may hold up to 3 bytes of a split character from the last chunk.
                     pending = len(decoder.getstate()[0])
                     start = max(exc.start - pending, 0)
-                    line = newlines + chunk[:start].count(b"\n") + 1
+                    line = newlines + chunk[:start].count(eol.encode()) + 1
                     return (
                         f"{path}: not valid UTF-8 (byte 0x{chunk[start]:02x} at offset "
                         f"{offset + start}, line {line}) — pass --encoding latin-1 "
                         "(or the file's real encoding)"
                     )
                 offset += len(chunk)
-                newlines += chunk.count(b"\n")
+                newlines += chunk.count(eol.encode())
     except OSError:
         return None
     return None
@@ -171,43 +173,69 @@ def _explain_ragged(path: Path, source: Source | None) -> str:
 
 
 def _explain_open_quote(path: Path, source: Source | None) -> str:
-    fix = 'close it, and write a " inside a quoted value as ""'
-    last = collections.deque(_csv_records(path, source), maxlen=1)
-    # A quote that never closes swallows the rest of the file into the last record.
-    where = f"line {last[0][0]}" if last else "a line"
-    return f"{path}: {where} opens a quoted value that never closes — {fix}"
+    line = unclosed_quote_line(source.data if source else path, source.eol if source else "\n")
+    return open_quote_message(path, line)
+
+
+def open_quote_message(path: Path, line: int | None) -> str:
+    where = f"line {line}" if line is not None else "a line"
+    return (
+        f'{path}: {where} opens a quoted value that never closes — close it, and write a " '
+        'inside a quoted value as ""'
+    )
+
+
+def unclosed_quote_line(data: Path, eol: str) -> int | None:
+    """The line where a quote opens that the file never closes, or None.
+
+    Like polars, every quote character toggles quoting (a doubled quote toggles twice), so
+    this finds the quote that swallowed the rest of the file into one value.
+    """
+    newline = eol.encode()
+    lines = 0  # line breaks before the current chunk
+    opened: int | None = None  # line of the quote that is open, if any
+    try:
+        with data.open("rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                at = chunk.find(b'"')
+                done = 0
+                while at != -1:
+                    lines += chunk.count(newline, done, at)
+                    done = at
+                    opened = lines + 1 if opened is None else None
+                    at = chunk.find(b'"', at + 1)
+                lines += chunk.count(newline, done)
+    except OSError:
+        return None
+    return opened
 
 
 def _csv_records(path: Path, source: Source | None) -> Iterator[tuple[int, int, int, int]]:
     """(first line, row, field count, header's field count) of each record, read by Python."""
     fmt = source.fmt if source else "csv"
-    encoding = source.encoding if source and source.encoding else "utf-8-sig"
     data = source.data if source else path
+    separator = source.separator if source and source.separator else SEPARATORS.get(fmt, ",")
+    skip = source.header_line - 1 if source else 0
     try:
-        with data.open(encoding=encoding, errors="replace", newline="") as f:
-            records = csv.reader(f, delimiter=SEPARATORS.get(fmt, ","))
+        with data.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            for _ in range(skip):
+                f.readline()
+            records = csv.reader(f, delimiter=separator)
             header = next(records, [])
-            start = records.line_num + 1
+            start = skip + records.line_num + 1
             for row, fields in enumerate(records, start=1):
                 yield start, row, len(fields), len(header)
-                start = records.line_num + 1
+                start = skip + records.line_num + 1
     except (OSError, csv.Error):
         return
 
 
 def _explain_jsonl(path: Path, source: Source | None, message: str) -> str:
     fix = 'each line must be one JSON object such as {"customer_id": "191"}'
-    file = source.data if source else path
-    data: str | bytes = str(file)
-    if source is not None and source.encoding is not None:
-        try:
-            text = file.read_bytes().decode(source.encoding)
-            data = text.removeprefix("\ufeff").encode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            pass
+    data = source.data if source else path
     records = 0
     try:
-        with open_text(data) as lines:
+        with data.open(encoding="utf-8-sig", errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue

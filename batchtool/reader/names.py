@@ -1,15 +1,69 @@
-"""Naming a file's columns by the API: loose matching of headers, --map, --ignore-column, and
-the messages for headers that are missing, doubled or unknown (with the closest API name)."""
+"""Naming a file's columns by the API: loose matching of headers, --map, --ignore-column, a
+results file's own columns as bookkeeping, how well a row of cells fits as the header, and the
+messages for headers that are missing, doubled or unknown (with the closest API name)."""
 
 from __future__ import annotations
 
 import difflib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from batchtool import api
 from batchtool.errors import InputError, UnknownColumn, UnknownColumnsError
-from batchtool.reader.formats import IGNORED_PREFIX, RawTable
+from batchtool.model import RESULT_COLUMNS
+from batchtool.reader.formats import BOOKKEEPING_PREFIX, IGNORED_PREFIX, RawTable, printable
+
+#: The result columns that mark a file as a batchtool results file: always written, and
+#: never an input column's name (an input header that collides gets a prefix).
+_RESULTS_FILE_MARKS = ("row", "status")
+#: A results file's columns that are bookkeeping; its ``operation`` is the operation column.
+_BOOKKEEPING = frozenset(RESULT_COLUMNS) - {api.OPERATION_COLUMN}
+
+
+def is_results_file(headers: Sequence[str | None]) -> bool:
+    """Whether ``headers`` are those of a results file batchtool wrote."""
+    return all(mark in headers for mark in _RESULTS_FILE_MARKS)
+
+
+@dataclass(frozen=True)
+class HeaderFit:
+    """How a row of cells reads as a header: how many cells name an API column (directly or
+    through --map), how many name nothing batchtool knows (bookkeeping and --ignore-column'd
+    cells are neither)."""
+
+    named: int
+    unknown: int
+
+    @property
+    def complete(self) -> bool:
+        """Every cell is a column batchtool knows, and at least one is an API column."""
+        return self.named > 0 and self.unknown == 0
+
+
+def header_fit(
+    cells: Sequence[str | None], column_map: Mapping[str, str], ignore_columns: Sequence[str]
+) -> HeaderFit:
+    """How well ``cells`` fit as the header, for finding it below title rows.
+
+    Unlike :func:`name_columns` this never raises: a --map to an unknown name is reported
+    when the columns are named.
+    """
+    mapped = {api.normalise_column_name(h) for h in column_map}
+    ignored = {api.normalise_column_name(h) for h in ignore_columns}
+    results = is_results_file(cells)
+    named = unknown = 0
+    for cell in cells:
+        if cell is None or not cell.strip():
+            continue
+        norm = api.normalise_column_name(cell)
+        if norm in ignored or (results and cell in _BOOKKEEPING):
+            continue
+        if norm in mapped or norm in api.COLUMN_LOOKUP:
+            named += 1
+        else:
+            unknown += 1
+    return HeaderFit(named, unknown)
 
 
 def name_columns(
@@ -17,8 +71,15 @@ def name_columns(
     raw: RawTable,
     column_map: Mapping[str, str],
     ignore_columns: Sequence[str],
+    *,
+    header_hint: str | None = None,
 ) -> tuple[list[str | None], dict[str, str]]:
-    """Each column's frame name (None: an empty unnamed Excel column, dropped), and headers."""
+    """Each column's frame name (None: an empty unnamed Excel column, dropped), and headers.
+
+    A results file's own columns (``status``, ``error``, ...) are named ``result:status``, ...
+    ``header_hint`` ends the unknown-columns message when no header cell names anything
+    batchtool knows (the header may be further down).
+    """
     targets = _map_targets(name, column_map)
     norm_targets = {api.normalise_column_name(k): v for k, v in targets.items()}
     ignored = set(ignore_columns)
@@ -35,7 +96,7 @@ def name_columns(
         if header in seen_header:
             first = raw.labels[seen_header[header]]
             raise InputError(
-                f"{name}: the header '{header}' appears twice (columns {first} and "
+                f"{name}: the header '{printable(header)}' appears twice (columns {first} and "
                 f"{raw.labels[i]}) — rename or delete one"
             )
         seen_header[header] = i
@@ -44,6 +105,7 @@ def name_columns(
     headers: dict[str, str] = {}
     owner: dict[str, str] = {}
     unknown: list[str] = []
+    results = is_results_file(raw.headers)
     for header in raw.headers:
         if header is None or not header.strip():
             names.append(None)
@@ -53,32 +115,43 @@ def name_columns(
         if header in ignored or norm in norm_ignored:
             if mapped is not None:
                 raise InputError(
-                    f"{name}: column '{header}' is both mapped with --map and skipped with "
-                    "--ignore-column — keep one of the two"
+                    f"{name}: column '{printable(header)}' is both mapped with --map and skipped "
+                    "with --ignore-column — keep one of the two"
                 )
             col = IGNORED_PREFIX + header
         elif mapped is not None:
             col = mapped
         elif norm in api.COLUMN_LOOKUP:
             col = api.COLUMN_LOOKUP[norm]
+        elif results and header in _BOOKKEEPING:
+            col = BOOKKEEPING_PREFIX + header
         else:
             unknown.append(header)
             names.append(None)
             continue
         if col in owner:
             raise InputError(
-                f"{name}: columns '{owner[col]}' and '{header}' both mean '{col}' — "
-                "delete or rename one"
+                f"{name}: columns '{printable(owner[col])}' and '{printable(header)}' both mean "
+                f"'{col}' — delete or rename one"
             )
         owner[col] = header
         headers[col] = header
         names.append(col)
     if unknown:
+        message = _unknown_column(name, unknown, _header_place(raw))
+        if header_hint and not owner:
+            message += f" — {header_hint}"
         raise UnknownColumnsError(
-            _unknown_column(name, unknown),
-            [UnknownColumn(header, closest(header)) for header in unknown],
+            message, [UnknownColumn(header, closest(header)) for header in unknown]
         )
     return names, headers
+
+
+def _header_place(raw: RawTable) -> str:
+    if raw.header_row == 1:
+        return ""
+    where = "in row" if raw.sheet else "on line"
+    return f" (header {where} {raw.header_row})"
 
 
 def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
@@ -87,24 +160,25 @@ def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
         api_name = api.COLUMN_LOOKUP.get(api.normalise_column_name(target))
         if api_name is None:
             raise InputError(
-                f"{name}: --map \"{header}={target}\": '{target}' is not a column batchtool "
-                f"knows — use one of: {', '.join(api.KNOWN_COLUMNS)}"
+                f'{name}: --map "{printable(header)}={printable(target)}": '
+                f"'{printable(target)}' is not a column batchtool knows — use one of: "
+                f"{', '.join(api.KNOWN_COLUMNS)}"
             )
         targets[header] = api_name
     return targets
 
 
-def _unknown_column(name: str, unknown: list[str]) -> str:
-    header = unknown[0]
+def _unknown_column(name: str, unknown: list[str], place: str) -> str:
+    header = printable(unknown[0])
     guess = closest(header)
     hint = f" — did you mean '{guess}'? Rename it" if guess else " — rename it to an API name"
     target = guess or "NAME"
     more = ""
     if len(unknown) > 1:
-        rest = ", ".join(f"'{h}'" for h in unknown[1:])
+        rest = ", ".join(f"'{printable(h)}'" for h in unknown[1:])
         more = f" (also unknown: {rest})"
     return (
-        f"{name}: unknown column '{header}'{hint}, map it with --map \"{header}={target}\", "
+        f"{name}: unknown column '{header}'{place}{hint}, map it with --map \"{header}={target}\", "
         f"or skip it with --ignore-column {shell_word(header)}{more}"
     )
 

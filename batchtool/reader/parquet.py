@@ -1,22 +1,56 @@
-"""Parquet: every column turned into the text a person would type for its value."""
+"""Parquet: every column turned into the text a person would type for its value, and floating-
+point columns marked where a value may not be the one meant (past 15 digits, or not whole)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 
-from batchtool.reader.formats import RawTable
+from batchtool.errors import InputError
+from batchtool.reader.formats import (
+    NUMBER_FLOAT_ROUNDED,
+    NUMBER_FRACTION,
+    RawTable,
+)
+from batchtool.reader.messages import explain_polars
 
 
-def read_parquet(data: Path) -> RawTable:
-    """A Parquet file's columns as text, scanned lazily."""
+def read_parquet(data: Path, name: Path) -> RawTable:
+    """A Parquet file's columns as text, scanned lazily; ``name`` is what messages say."""
     scan = pl.scan_parquet(data)
-    schema = scan.collect_schema()
+    try:
+        schema = scan.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        # Whatever polars makes of a footer it cannot decode, the file is damaged.
+        raise InputError(explain_polars(name, exc)) from exc
     exprs = []
+    marks: dict[int, pl.Expr] = {}
     for i, (col, dtype) in enumerate(schema.items()):
         exprs.append(_parquet_text(col, dtype).alias(f"_c{i}"))
-    return RawTable(scan.select(exprs), list(schema.names()), [repr(c) for c in schema.names()])
+        if dtype.is_float():
+            exprs.append(_float_mark(pl.col(col), dtype).alias(f"_n{i}"))
+            marks[i] = pl.col(f"_n{i}")
+    names: list[str | None] = list(schema.names())
+    return RawTable(scan.select(exprs), names, [repr(c) for c in schema.names()], numbers=marks)
+
+
+#: Significand bits per float type: integers up to 2**bits are held exactly.
+_SIGNIFICAND_BITS: Final[dict[pl.DataType, int]] = {pl.Float64(): 53, pl.Float32(): 24}
+
+
+def _float_mark(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """An id that went through a float (pandas turns an integer column with a gap into
+    floats) is exact only below 2**53 (2**24 for 32-bit floats): from there on, marked."""
+    finite = e.is_finite()
+    exact = 2 ** _SIGNIFICAND_BITS.get(dtype, 11)
+    return (
+        pl.when(finite & (e.abs() >= exact))
+        .then(pl.lit(NUMBER_FLOAT_ROUNDED))
+        .when(finite & (e != e.round(0)))
+        .then(pl.lit(NUMBER_FRACTION))
+    )
 
 
 def _parquet_text(col: str, dtype: pl.DataType) -> pl.Expr:

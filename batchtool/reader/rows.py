@@ -1,5 +1,6 @@
-"""The frame a reader hands on: ``row`` numbers, values trimmed (except ``password``), empty
-cells as null, rows with no value at all dropped (their number still counted)."""
+"""The frame a reader hands on: ``row`` numbers, values trimmed (except ``password``), a results
+file's formula guard undone, empty cells as null, rows with no value at all dropped (their
+number still counted), then the hidden ``number:`` marks of the kept columns."""
 
 from __future__ import annotations
 
@@ -9,27 +10,51 @@ from typing import Final
 import polars as pl
 
 from batchtool import api
-from batchtool.reader.formats import IGNORED_PREFIX, ROW, RawTable
+from batchtool.model import FORMULA_CHARACTERS, FORMULA_GUARD
+from batchtool.reader.formats import IGNORED_PREFIX, NUMBER_PREFIX, ROW, RawTable
 
 #: Rows read to decide cheaply that a file has data (see has_data_rows).
 _HAS_DATA_PROBE_ROWS: Final = 1000
 
+#: A cell the results writer guarded: guards, then a character that starts a formula.
+_GUARDED: Final = "^" + FORMULA_GUARD + "+[" + FORMULA_CHARACTERS.replace("-", r"\-") + "]"
+
 
 def finish(raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
     """The named, trimmed, nulled frame of ``raw``'s kept columns (``names`` None: dropped)."""
-    kept = [(f"_c{i}", col) for i, col in enumerate(names) if col is not None]
+    kept = [(i, col) for i, col in enumerate(names) if col is not None]
+    marks = [
+        (raw.numbers[i], NUMBER_PREFIX + col)
+        for i, col in kept
+        if i in raw.numbers and not col.startswith(IGNORED_PREFIX)
+    ]
     # Trimming and nulling in two passes: in one expression polars strips every value twice.
     trimmed = raw.frame.with_row_index(ROW, offset=1).select(
         pl.col(ROW).cast(pl.Int64),
-        *(
-            (pl.col(src) if col in api.UNTRIMMED_COLUMNS else pl.col(src).str.strip_chars()).alias(
-                col
-            )
-            for src, col in kept
-        ),
+        *(_trimmed(pl.col(f"_c{i}"), col, raw.formula_guarded).alias(col) for i, col in kept),
+        *(mark.alias(col) for mark, col in marks),
     )
-    frame = trimmed.select(pl.col(ROW), *(_null_if_blank(col) for _, col in kept))
+    frame = trimmed.select(
+        pl.col(ROW), *(_null_if_blank(col) for _, col in kept), *(col for _, col in marks)
+    )
     return frame.filter(pl.any_horizontal(pl.col(col).is_not_null() for _, col in kept))
+
+
+def unguard(text: str) -> str:
+    """A header of a results file as the user wrote it, without the writer's formula guard."""
+    first = text.lstrip(FORMULA_GUARD)[:1]
+    guarded = text[:1] == FORMULA_GUARD and first != "" and first in FORMULA_CHARACTERS
+    return text[1:] if guarded else text
+
+
+def _trimmed(e: pl.Expr, col: str, guarded: bool) -> pl.Expr:
+    if col in api.UNTRIMMED_COLUMNS:
+        return e  # a password is typed exactly, and a results file never shows one
+    e = e.str.strip_chars()
+    if guarded:
+        # Only the writer's own guard is undone, so the value sent is the one first typed.
+        e = pl.when(e.str.contains(_GUARDED)).then(e.str.slice(1)).otherwise(e)
+    return e
 
 
 def has_data_rows(raw: RawTable, names: list[str | None], frame: pl.LazyFrame) -> bool:
