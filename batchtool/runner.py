@@ -149,7 +149,8 @@ async def run_batch_async(
         snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
         if simulate and not job.dry_run:
             credentials = await stack.enter_async_context(_simulator())
-        planning = await _plan(job, snap)
+        base_url = credentials.base_url if credentials else "{base}"
+        planning = await _plan(job, snap, base_url)
         planned, plan = planning.planned, planning.plan
         sent: Sent | None = None
         if plan is not None:
@@ -158,8 +159,7 @@ async def run_batch_async(
 
             sender = Sender(job, credentials, sink, interval, stop, handle_signals)
             sent = await sender.send(planned, plan, snap.fingerprint, stack)
-        base_url = credentials.base_url if credentials else "{base}"
-        report = await _finish(job, planning, sent, base_url, started)
+        report = await _finish(job, planning, sent, started)
         if plan is None:
             sink(job.started(report.plan, to_send=0))  # a dry run is checked only now
         sink(RunFinished(report))
@@ -274,9 +274,10 @@ class _Planning:
     planned: pl.LazyFrame
     plan: PlanSummary | None
     notes: tuple[str, ...] = ()
+    sample_requests: tuple[str, ...] = ()
 
 
-async def _plan(job: Job, snap: snapshot.Snapshot) -> _Planning:
+async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
     """Read the snapshot and, for a live run, validate every row before anything is sent: a
     broken line 900,000 must stop the run while nothing has been sent yet. A dry run
     validates while it writes its results instead (one pass over the input). The selection
@@ -301,7 +302,12 @@ async def _plan(job: Job, snap: snapshot.Snapshot) -> _Planning:
         planned = plan_frame(table.frame, default_operation=read.operation)
         with polars_errors(job.path):
             planned, notes = job.sync.select(planned)
-            return _Planning(table, planned, None if job.dry_run else summarise(planned), notes)
+            if not job.dry_run:
+                return _Planning(table, planned, summarise(planned), notes)
+            # The first requests a dry run shows are taken now, before the pass over the
+            # whole file: their memory is then reused by it rather than added on top.
+            samples = _sample_requests(planned, base_url)
+            return _Planning(table, planned, None, notes, samples)
 
     return await asyncio.to_thread(work)
 
@@ -326,7 +332,7 @@ async def _simulator() -> AsyncIterator[Credentials]:
 
 
 async def _finish(
-    job: Job, planning: _Planning, sent: Sent | None, base_url: str, started: float
+    job: Job, planning: _Planning, sent: Sent | None, started: float
 ) -> RunReport:
     """Write the results, update the sync state, close the journal, and say what happened.
 
@@ -385,7 +391,7 @@ async def _finish(
         exit_code=code,
         aborted=aborted,
         interrupted=interrupted,
-        sample_requests=_sample_requests(planned, base_url) if job.dry_run else (),
+        sample_requests=planning.sample_requests,
         resumed_ok=sent.resumed_ok if sent else 0,
         notes=tuple(notes),
         requests_sent=dispatched.requests_sent if dispatched else 0,
@@ -398,7 +404,7 @@ def _mask_form(form: Sequence[tuple[str, str]]) -> str:
 
 
 def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:
-    head = planned.filter(to_send()).head(n).collect()
+    head = planned.filter(to_send()).head(n).collect(engine="streaming")
     return tuple(
         f"PATCH {api.endpoint_url(base_url, r.operation)}  {_mask_form(r.form)}"
         for r in requests_from(head)
