@@ -323,6 +323,11 @@ def main() -> None:
     help="Send only the first N rows, then stop; --resume (without --canary) sends the rest.",
 )
 @click.option(
+    "--only-failed",
+    is_flag=True,
+    help="FILE is a results file (edited or not): send only its rows that were not ok.",
+)
+@click.option(
     "--no-journal", is_flag=True, help="Keep no journal: nothing to resume after a crash or Ctrl-C."
 )
 @click.option(
@@ -366,6 +371,7 @@ def run(
     resume: bool,
     restart: bool,
     canary: int | None,
+    only_failed: bool,
     no_journal: bool,
     quiet: bool,
 ) -> None:
@@ -426,6 +432,7 @@ def run(
             resume=resume,
             restart=restart,
             canary=canary,
+            only_failed=only_failed,
             sync=SyncOptions(changed_only=changed_only, full=full, state_path=state_path),
             journal=not no_journal,
             quiet=quiet,

@@ -54,11 +54,18 @@ class Job:
     journal: bool
     canary: int | None
     sync: Sync
+    only_failed: bool = False
+
+    def journal_options(self) -> dict[str, object]:
+        """Everything that decides which rows are sent: a resume must be asked for alike."""
+        # Recorded only when asked for, so journals written before the option still resume.
+        only_failed = {"only_failed": True} if self.only_failed else {}
+        return {**self.read.journal_options(), **only_failed}
 
     def started(self, plan: PlanSummary, *, to_send: int) -> RunStarted:
         """The event that opens the run's account, with its options (never a secret)."""
         options: dict[str, object] = {
-            **self.read.journal_options(),
+            **self.journal_options(),
             "dry_run": self.dry_run,
             "strict": self.strict,
             "resume": self.resume,

@@ -7,7 +7,8 @@ in branches of their own:
 1. settle   check the options; refuse an output that is the input, before anything is read.
 2. snapshot copy the input privately; everything after reads only that copy (one version).
 3. plan     read and validate every row; selection steps give rows that need no sending a
-            status of their own (``plan.preset``): --changed-only's ``unchanged``.
+            status of their own (``plan.preset``): --only-failed's ``skipped`` for rows an
+            earlier run did, --changed-only's ``unchanged``.
 4. send     unless it is a dry run: open the journal, send what is left (all of it, the first
             N for a canary, nothing under --strict with invalid rows), each finished row
             journaled before it counts.
@@ -70,6 +71,7 @@ from batchtool.results import (
     summarise_results,
     write_results,
 )
+from batchtool.selection import only_failed
 from batchtool.sync_state import Sync, SyncOptions
 
 __all__ = [
@@ -105,6 +107,7 @@ async def run_batch_async(
     restart: bool = False,
     journal: bool = True,
     canary: int | None = None,
+    only_failed: bool = False,
     sync: SyncOptions | None = None,
     quiet: bool = True,
     progress_stream: TextIO | None = None,
@@ -121,7 +124,9 @@ async def run_batch_async(
     not exceptions: they are in the results file and counted in ``report.summary``.
 
     ``canary=N`` sends only the first N rows still to send; the rest are skipped, and the
-    same call with ``resume=True`` (without ``canary``) sends them. ``on_event`` receives the
+    same call with ``resume=True`` (without ``canary``) sends them. ``only_failed=True``
+    takes a results file of an earlier run and sends only its rows that were not done (not
+    ok, nor unchanged). ``on_event`` receives the
     run's events (see :mod:`batchtool.events`), progress every ``progress_interval_s``;
     without it, ``quiet=False`` shows text progress on ``progress_stream`` (stderr).
     ``simulate=True`` starts the built-in simulator in this process and sends to it instead
@@ -142,6 +147,7 @@ async def run_batch_async(
         restart=restart,
         journal=journal,
         canary=canary,
+        only_failed=only_failed,
         sync=sync,
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -200,6 +206,7 @@ def _settle(
     restart: bool,
     journal: bool,
     canary: int | None,
+    only_failed: bool,
     sync: SyncOptions | None,
 ) -> Job:
     """The run's options, checked against each other; fails before anything is read or sent."""
@@ -242,6 +249,7 @@ def _settle(
         journal=journal,
         canary=canary if not dry_run else None,
         sync=nightly,
+        only_failed=only_failed,
     )
 
 
@@ -300,6 +308,8 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
             scratch_dir=snap.path.parent,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
+        if job.only_failed:
+            planned = only_failed(planned, job.path)
         with polars_errors(job.path):
             planned, notes = job.sync.select(planned)
             if not job.dry_run:

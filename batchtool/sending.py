@@ -155,7 +155,7 @@ class Sender:
         return Journal.open(
             job.results,
             input_fingerprint=fingerprint,
-            options=job.read.journal_options(),
+            options=job.journal_options(),
             resume=job.resume,
             restart=job.restart,
         )
