@@ -26,7 +26,7 @@ each row's predecessors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import polars as pl
@@ -318,6 +318,38 @@ def unchanged_rows(events: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
     if (~is_set & forget.is_not_null()).any():
         unchanged = unchanged | (~is_set & (forget == model(FORGOTTEN))).fill_null(False)
     return events.filter(unchanged & events[_FREE]).select(ROW)
+
+
+def unchanged_rows_merged(
+    events: pl.DataFrame, state_batches: Iterable[pl.DataFrame]
+) -> pl.Series:
+    """:func:`unchanged_rows` against a state read in batches, as a merge: the ``row`` numbers.
+
+    ``state_batches`` are consecutive slices of a state file, which is sorted by lookup hash.
+    Each batch is diffed against the events whose hashes fall after the previous batch's
+    last hash and up to its own, so only the events, one batch and that share of the diff are
+    in memory at a time, never the whole state beside the whole diff. All the rows of a
+    lookup share its hash, so they land in one share, where a filter keeps their file order.
+    """
+    hashes = pl.col(_LOOKUP_HASH)
+    found: list[pl.Series] = []
+    after: int | None = None  # the last hash of the batches done so far
+
+    def diff(share: pl.Expr, state: pl.DataFrame) -> None:
+        part = events.filter(share if after is None else share & (hashes > after))
+        if not part.is_empty():
+            found.append(unchanged_rows(part, state)[ROW])
+
+    for batch in state_batches:
+        if batch.is_empty():
+            continue
+        last = batch.select(_lookup_hash(pl.col(STATE_KEY), pl.col(STATE_VALUE)).max()).item()
+        diff(hashes <= last, batch)
+        after = last
+    # Lookups beyond the state's last one are new: only their earlier rows in the file count.
+    diff(pl.lit(True), empty_state())
+    rows = pl.concat(found) if found else pl.Series(ROW, [], dtype=pl.Int64)
+    return rows.sort()
 
 
 def updated_state(

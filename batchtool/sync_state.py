@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from batchtool.sync_diff import (
     hash_check,
     state_columns,
     state_schema,
-    unchanged_rows,
+    unchanged_rows_merged,
     updated_state,
 )
 
@@ -46,6 +46,9 @@ _HASH_CHECK_KEY: Final = "hash_check"
 _UPDATED_KEY: Final = "updated"
 
 _SUFFIX: Final = ".state.parquet"
+#: State rows diffed at a time: enough to keep polars' per-call cost small, few enough that
+#: a batch and its share of the diff stay a small part of a run's memory.
+STATE_BATCH_ROWS: Final = 100_000
 _FULL_HINT: Final = "run once with --full to rebuild it"
 #: The results' error text of an unchanged row.
 UNCHANGED_REASON: Final = "not sent: nothing changed since it was last applied (--changed-only)"
@@ -145,26 +148,47 @@ class StateFile:
         """
         if not self.path.exists():
             return empty_state()
+        wanted = self._columns(columns)
+        try:
+            return pl.read_parquet(self.path, columns=wanted)
+        except Exception as exc:  # polars raises several error types for a damaged file
+            raise self._unreadable(exc) from exc
+
+    def batches(
+        self, columns: Sequence[str], rows: int = STATE_BATCH_ROWS
+    ) -> Iterator[pl.DataFrame]:
+        """The state's ``columns`` in consecutive slices of ``rows`` rows, in the file's order
+        (lookup-hash order), checked as :meth:`read` checks it; nothing if there is no file."""
+        if not self.path.exists():
+            return
+        wanted = self._columns(columns)
+        try:
+            yield from pl.scan_parquet(self.path).select(wanted).collect_batches(chunk_size=rows)
+        except Exception as exc:  # polars raises several error types for a damaged file
+            raise self._unreadable(exc) from exc
+
+    def _columns(self, columns: Sequence[str] | None) -> list[str]:
+        """Which of ``columns`` (default: all) to read, once the file's metadata and column
+        types are checked."""
         self.check()
         try:
             present = pl.read_parquet_schema(self.path)
             wanted = [c for c in (columns or present) if c in present]
-            state = pl.read_parquet(self.path, columns=wanted)
-            expected = state_schema(state.columns)
+            expected = state_schema(wanted)
         except KeyError as exc:
             raise errors.SyncStateError(
                 f"sync state {self.path} is damaged (unknown column {exc}) — {_FULL_HINT}"
             ) from None
         except Exception as exc:  # polars raises several error types for a damaged file
             raise self._unreadable(exc) from exc
-        missing = [c for c in (STATE_KEY, STATE_VALUE) if c not in state.columns]
-        wrong = [c for c, dtype in expected.items() if state.schema[c] != dtype]
+        missing = [c for c in (STATE_KEY, STATE_VALUE) if c not in wanted]
+        wrong = [c for c, dtype in expected.items() if present[c] != dtype]
         if missing or wrong:
             raise errors.SyncStateError(
                 f"sync state {self.path} is damaged (column {(missing or wrong)[0]!r} is "
                 f"{'missing' if missing else 'of the wrong type'}) — {_FULL_HINT}"
             )
-        return state
+        return wanted
 
     def _unreadable(self, exc: BaseException) -> errors.SyncStateError:
         return errors.SyncStateError(
@@ -247,9 +271,8 @@ class Sync:
             )
         state_file.check()  # before the pass over the input: a bad state fails fast
         events = events_query(planned).collect(engine="streaming")
-        state = state_file.read(state_columns(events))
-        rows = unchanged_rows(events, state)[ROW]
-        del events, state
+        rows = unchanged_rows_merged(events, state_file.batches(state_columns(events)))
+        del events
         # A mask indexed by row number, read by a gather: the row list turned into one bit
         # per row, looked up by the streaming passes that follow without a join.
         size = (int(rows[-1]) if rows.len() else 0) + 2  # the last slot stays False

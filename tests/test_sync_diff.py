@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchtool.plan import plan_frame, preset
 from batchtool.sync_diff import (
@@ -13,6 +15,7 @@ from batchtool.sync_diff import (
     events_query,
     sort_state,
     unchanged_rows,
+    unchanged_rows_merged,
     updated_state,
 )
 
@@ -227,3 +230,35 @@ def test_other_lookup_keys_are_other_customers() -> None:
     )
     events = events_query(plan_frame(tonight.lazy())).collect()
     assert unchanged_rows(events, state).is_empty()
+
+
+_OPERATIONS = st.sampled_from(["set", "lock", "unlock", "forget"])
+_CUSTOMERS = st.sampled_from([str(i) for i in range(1, 9)])
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> list[Row]:
+    rows: list[Row] = []
+    for _ in range(draw(st.integers(0, 14))):
+        name, cid = draw(_OPERATIONS), draw(_CUSTOMERS)
+        cells = {}
+        if name == "set":
+            cells["firstname"] = draw(st.sampled_from(["Ann", "Bob", "REMOVE"]))
+        elif name == "forget" and draw(st.booleans()):
+            cells["keep"] = "firstname"
+        rows.append((name, cid, cells))
+    return rows
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(last_night=_rows(), tonight=_rows(), batch_rows=st.integers(1, 4))
+def test_the_state_read_in_batches_gives_the_same_diff(
+    last_night: list[Row], tonight: list[Row], batch_rows: int
+) -> None:
+    # Tiny batches put batch edges, gaps between them and customers with several rows
+    # tonight everywhere a real state's 100,000-row batches could put them.
+    state = sort_state(applied(last_night))
+    events = events_query(planned(tonight)).collect()
+    batches = (state.slice(i, batch_rows) for i in range(0, state.height, batch_rows))
+    merged = unchanged_rows_merged(events, batches)
+    assert merged.to_list() == unchanged_rows(events, state)["row"].to_list()
