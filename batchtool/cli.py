@@ -577,6 +577,18 @@ class _RunFiles:
 )
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--slow-s", type=click.FloatRange(0), default=60.0, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Work on at most K requests at a time (each takes --latency-ms); default: no limit.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Requests that may wait for a worker; the rest get 503 at once (needs --workers).",
+)
 @click.option("--seed", type=int, help="Makes the faults reproducible.")
 @click.option("--api-username", help="The api-username it accepts (default: sim_admin).")
 @click.option("--api-key", help="The api-key it accepts (default: a fixed, not secret key).")
@@ -603,6 +615,8 @@ def simulate(
     drop_after: float,
     slow_rate: float,
     slow_s: float,
+    workers: int | None,
+    queue: int,
     seed: int | None,
     api_username: str | None,
     api_key: str | None,
@@ -612,8 +626,9 @@ def simulate(
 ) -> None:
     """Serve the customer API on this machine, with a stateful store and optional faults.
 
-    The simulator's request log is at GET /_sim/log and a customer at GET /_sim/customers/ID:
-    paths for tests only, which the real API does not have.
+    The simulator's request log is at GET /_sim/log, a customer at GET /_sim/customers/ID and
+    the answers counted by status at GET /_sim/stats: paths for tests only, which the real API
+    does not have.
     """
     # Imported here: aiohttp.web is not needed by `batchtool run`.
     from batchtool.simulator import (
@@ -666,6 +681,8 @@ def simulate(
             api_key=key,
             log_requests=not no_log,
             log_limit=log_limit,
+            workers=workers,
+            queue=queue,
         )
         serve(simulator, on_ready=ready)
     except BatchtoolError as exc:
