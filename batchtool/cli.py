@@ -12,13 +12,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
 from batchtool import api
 from batchtool.config import resolve_credentials
-from batchtool.dispatch import DispatchConfig
+from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.jsonlog import JsonLog
 from batchtool.options import ReadOptions
@@ -77,6 +77,36 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
             )
         mapping[header.strip()] = target.strip()
     return mapping
+
+
+#: The most requests in flight an option may ask for.
+MAX_CONCURRENCY = 1024
+
+
+class _Concurrency(click.ParamType[int | Literal["auto"]]):
+    """``auto`` or a whole number of requests in flight."""
+
+    name = "auto|N"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | Literal["auto"]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if text.lower() == AUTO:
+                return AUTO
+            try:
+                number = int(text)
+            except ValueError:
+                self.fail(f"{value!r} is neither auto nor a whole number, e.g. 8", param, ctx)
+        if not 1 <= number <= MAX_CONCURRENCY:
+            self.fail(f"{number} is not auto or a number from 1 to {MAX_CONCURRENCY}", param, ctx)
+        return number
+
+
+_CONCURRENCY = _Concurrency()
 
 
 def _print_plan(report: RunReport) -> None:
@@ -294,7 +324,18 @@ def main() -> None:
     help="Allow plain http:// to a host that is not this machine (sends the key in clear).",
 )
 @_network_options
-@click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option(
+    "--concurrency",
+    type=_CONCURRENCY,
+    default=AUTO,
+    show_default=True,
+    help="Requests in flight: auto adapts to the server's answers; N fixes it.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    help=f"Most requests in flight with --concurrency auto (default {DEFAULT_MAX_CONCURRENCY}).",
+)
 @click.option(
     "--rate-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -364,7 +405,8 @@ def run(
     client_cert: Path | None,
     client_key: Path | None,
     proxy: str | None,
-    concurrency: int,
+    concurrency: int | Literal["auto"],
+    max_concurrency: int | None,
     rate_limit: float | None,
     max_attempts: int,
     timeout_s: float,
@@ -426,7 +468,10 @@ def run(
             results_path=results_path,
             read=read,
             dispatch_config=DispatchConfig(
-                concurrency=concurrency, rate_limit=rate_limit, max_attempts=max_attempts
+                concurrency=concurrency,
+                max_concurrency=max_concurrency,
+                rate_limit=rate_limit,
+                max_attempts=max_attempts,
             ),
             timeout_s=timeout_s,
             resume=resume,

@@ -169,8 +169,9 @@ class Sender:
         if self._handle_signals:
             interrupts.install(loop)
         try:
+            # As many connections as requests may be in flight: adaptive may grow to its max.
             async with make_session(
-                job.dispatch.concurrency,
+                job.dispatch.max_in_flight,
                 job.timeout_s,
                 ssl_context=self._ssl_context,
                 proxy=credentials.network.proxy,
