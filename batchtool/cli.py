@@ -518,9 +518,19 @@ def run(
                 results_path=report.results_path,
                 dry_run=report.dry_run,
                 resumed=report.resumed_ok,
+                extra=_concurrency_summary(report, concurrency),
             )
         )
     sys.exit(report.exit_code)
+
+
+def _concurrency_summary(report: RunReport, concurrency: int | Literal["auto"]) -> list[str]:
+    """How many requests were in flight: the adaptive limit's average, or the fixed number."""
+    if report.mean_concurrency is None:
+        return []  # nothing was sent
+    if concurrency == AUTO:
+        return [f"concurrency: auto (avg {report.mean_concurrency:.1f})"]
+    return [f"concurrency: {concurrency}"]
 
 
 class _RunFiles:

@@ -62,6 +62,22 @@ def test_concurrency_options_reach_the_engine(
 
 
 @pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        pytest.param([], "concurrency: auto (avg ", id="auto"),
+        pytest.param(["--concurrency", "5"], "concurrency: 5\n", id="fixed"),
+    ],
+)
+def test_the_summary_shows_the_concurrency(
+    runner: CliRunner, src: Path, tmp_path: Path, args: list[str], line: str
+) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["run", str(src), "--simulate", "--results", str(out), *args])
+    assert result.exit_code == 0, result.output
+    assert line in result.output
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         pytest.param(

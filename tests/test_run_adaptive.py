@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from batchtool import Credentials, DispatchConfig, run_batch_async
+from batchtool.events import Event, RunProgress
 from batchtool.simulator import FaultConfig, Simulator
 
 ROWS = 400
@@ -30,16 +31,24 @@ def busy_server() -> Simulator:
 async def test_the_default_run_against_a_busy_server_loses_no_row(tmp_path: Path) -> None:
     src = write_input(tmp_path / "in.csv")
     out = tmp_path / "in.results.csv"
+    events: list[Event] = []
     async with busy_server() as sim:
         report = await run_batch_async(
-            src, credentials=Credentials(sim.base_url, sim.api_username, sim.api_key),
+            src,
+            credentials=Credentials(sim.base_url, sim.api_username, sim.api_key),
             results_path=out,
+            on_event=events.append,
+            progress_interval_s=0.05,
         )
         statuses = sim.statuses
         log = sim.log
     assert report.exit_code == 0, report.summary
     assert report.summary.counts == {"ok": ROWS}
     assert statuses[200] == ROWS
+    # The limit is shown as it goes, and its average is in the report.
+    shown = [e.concurrency for e in events if isinstance(e, RunProgress)]
+    assert shown and all(limit is not None and 1 <= limit <= 64 for limit in shown)
+    assert report.mean_concurrency is not None and 1 <= report.mean_concurrency <= 64
     # Each customer's requests reached the server in file order, none after a later one.
     applied: dict[str, list[str]] = defaultdict(list)
     for entry in log:
