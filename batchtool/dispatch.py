@@ -434,7 +434,10 @@ class _Engine:
         """``_send`` once the gate lets it through (adaptive concurrency)."""
         # Through the gate before the rate limit: a start reserved while waiting at the gate
         # would be spent late, and several such could then start at once.
-        await self._enter_gate()
+        if self._in_flight < self._limit and not self._gate_queue:
+            self._in_flight += 1  # room at once, the usual case: no coroutine to wait in
+        else:
+            await self._wait_at_gate()
         try:
             return await self._send(row)
         finally:
@@ -484,10 +487,9 @@ class _Engine:
             if self._on_limit is not None:
                 self._on_limit(limit)
 
-    async def _enter_gate(self) -> None:
-        if self._in_flight < self._limit and not self._gate_queue:
-            self._in_flight += 1
-            return
+    async def _wait_at_gate(self) -> None:
+        """Wait for a place under the limit, first come first served; ``_Halted`` when the
+        run stops meanwhile."""
         if self._halting():
             raise _Halted
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

@@ -16,12 +16,14 @@ the limit last changed, i.e. about one round trip at the current limit.
   to just below it, then one more only every ``PROBE_ANSWERS`` calm answers, so a server that
   refuses at a fixed point is probed rarely.
 - **Latency**: a round's mean round trip over the *idle* one (the least round mean seen)
-  above ``TOLERANCE`` means the server is queueing our requests: shrink in proportion. If
-  the next round is still slow and shrinking brought no relief (the round trip did not fall
-  with the limit), the cause may be the server's other work, not our queue: one round at a
-  quarter of the limit tells. Slow even then: that is the server's idle time now (its other
-  users, a backup, a busy machine), so take it as the idle one and go back to the limit.
-  Quick then: it was our queue after all (it had not drained yet), so go back and go on.
+  above ``TOLERANCE``, two rounds running (one alone may be a hiccup of the client's
+  machine or the network: growth just pauses), means the server is queueing our requests:
+  shrink in proportion. If the next round is still slow and shrinking brought no relief
+  (the round trip did not fall with the limit), the cause may be the server's other work,
+  not our queue: one round at a quarter of the limit tells. Slow even then: that is the
+  server's idle time now (its other users, a backup, a busy machine), so take it as the idle
+  one and go back to the limit. Quick then: it was our queue after all (it had not drained
+  yet), so go back and go on.
 - **Otherwise grow**, but only when the limit was used (one customer's rows, sent one at a
   time, never need more): doubling each round until the first sign of trouble (slow start,
   so a roomy server is reached within a few round trips), then by about its square root,
@@ -82,6 +84,7 @@ class AdaptiveLimit:
         self._shrunk_from: tuple[int, float] | None = None
         # During a round at a small limit that measures the idle time: the limit to go back to.
         self._probe_return: float | None = None
+        self._slow_before = False  # the last round judged was slow (above the tolerance)
 
         # The round: successful answers to requests sent since the limit last changed.
         self._round_start = now
@@ -126,12 +129,19 @@ class AdaptiveLimit:
         self._idle_rtt = min(self._idle_rtt, rtt)
         ratio = rtt / self._idle_rtt if self._idle_rtt > 0 else 1.0
         shrunk_from, self._shrunk_from = self._shrunk_from, None
+        slow_before, self._slow_before = self._slow_before, ratio > TOLERANCE
         if ratio > TOLERANCE:
-            self._slow_start = False
-            if shrunk_from is not None and not _relieved(shrunk_from, (self.limit, rtt)):
+            if shrunk_from is None and not slow_before:
+                # One slow round may be a hiccup (the client's machine busy for a moment, the
+                # network): hold, and act if the next round is slow too.
+                self._new_round(now)
+            elif shrunk_from is not None and not _relieved(shrunk_from, (self.limit, rtt)):
+                self._slow_start = False
                 self._probe_return = self._estimate
                 self._set(self._estimate * IDLE_PROBE, now)
             else:
+                self._slow_start = False
+                self._slow_before = False  # the next round judges the shrink, alone
                 self._shrunk_from = (self.limit, rtt)
                 self._set(self._estimate * max(MAX_SHRINK, TOLERANCE / ratio), now)
         elif self._round_used >= self.limit:

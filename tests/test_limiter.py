@@ -286,7 +286,9 @@ def test_latency_above_tolerance_shrinks_in_proportion() -> None:
     limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
     answers(limiter, clock, 10, rtt=0.020)
     assert limiter.limit == 20
-    answers(limiter, clock, 20, rtt=0.020 * 2.4)  # well above the idle time: queueing
+    answers(limiter, clock, 20, rtt=0.020 * 2.4)  # well above the idle time...
+    assert limiter.limit == 20  # ... but once could be a hiccup: hold
+    answers(limiter, clock, 20, rtt=0.020 * 2.4)  # twice: queueing
     assert limiter.limit == int(20 * TOLERANCE / 2.4) == 12
     # Quicker with fewer in flight: it was our queue. Calm now, so it grows again, by about
     # its square root (slow start is over)...
@@ -301,16 +303,26 @@ def test_a_shrink_for_latency_is_at_most_half() -> None:
     clock = Clock()
     limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
     answers(limiter, clock, 10, rtt=0.020)
-    answers(limiter, clock, 20, rtt=0.020 * 10)
+    answers(limiter, clock, 40, rtt=0.020 * 10)
     assert limiter.limit == int(20 * MAX_SHRINK) == 10
+
+
+def test_one_slow_round_is_a_hiccup() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
+    answers(limiter, clock, 10, rtt=0.020)
+    answers(limiter, clock, 20, rtt=0.020 * 10)  # the client's machine stalled, say
+    assert limiter.limit == 20
+    answers(limiter, clock, 20, rtt=0.020)
+    assert limiter.limit == 40  # still in slow start: nothing was wrong
 
 
 def test_no_relief_from_shrinking_makes_the_slower_time_the_idle_one() -> None:
     clock = Clock()
     limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
     answers(limiter, clock, 10, rtt=0.020)
-    answers(limiter, clock, 20, rtt=0.060)
-    assert limiter.limit == 10  # three times slower: the biggest shrink, half
+    answers(limiter, clock, 40, rtt=0.060)
+    assert limiter.limit == 10  # three times slower, twice: the biggest shrink, half
     answers(limiter, clock, 10, rtt=0.060)  # half the requests, the same time: not our queue?
     assert limiter.limit == int(10 * IDLE_PROBE) == 2  # one round at a quarter tells
     answers(limiter, clock, 2, rtt=0.060)
@@ -323,7 +335,7 @@ def test_a_queue_that_had_not_drained_yet_keeps_the_idle_time() -> None:
     clock = Clock()
     limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
     answers(limiter, clock, 10, rtt=0.020)
-    answers(limiter, clock, 20, rtt=0.060)
+    answers(limiter, clock, 40, rtt=0.060)
     answers(limiter, clock, 10, rtt=0.060)
     answers(limiter, clock, 2, rtt=0.021)  # quick with hardly anything in flight: our queue
     assert limiter.limit == 10
