@@ -18,12 +18,12 @@ the limit last changed, i.e. about one round trip at the current limit.
 - **Latency**: a round's mean round trip over the *idle* one (the least round mean seen)
   above ``TOLERANCE``, two rounds running (one alone may be a hiccup of the client's
   machine or the network: growth just pauses), means the server is queueing our requests:
-  shrink in proportion. If the next round is still slow and shrinking brought no relief
-  (the round trip did not fall with the limit), the cause may be the server's other work,
-  not our queue: one round at a quarter of the limit tells. Slow even then: that is the
-  server's idle time now (its other users, a backup, a busy machine), so take it as the idle
-  one and go back to the limit. Quick then: it was our queue after all (it had not drained
-  yet), so go back and go on.
+  shrink in proportion (by ``MIN_SHRINK`` to ``MAX_SHRINK``). If the next round is still
+  slow and shrinking brought no relief (the round trip did not fall with the limit), the
+  cause may be the server's other work, not our queue: one round at ``IDLE_PROBE`` of the
+  limit tells. Slow even then: that is the server's idle time now (its other users, a
+  backup, a busy machine), so take it as the idle one and go back to the limit. Quick then:
+  it was our queue after all (it had not drained yet), so go back and go on.
 - **Otherwise grow**, but only when the limit was used (one customer's rows, sent one at a
   time, never need more): doubling each round until the first sign of trouble (slow start,
   so a roomy server is reached within a few round trips), then by about its square root,
@@ -42,12 +42,17 @@ INITIAL_LIMIT: Final = 4
 CUT: Final = 0.7
 #: A round's mean round trip over the idle one above which the server is queueing.
 TOLERANCE: Final = 1.5
-#: The largest single shrink for latency, as a fraction of the limit.
+#: The largest and the smallest single shrink for latency, as fractions of the limit. The
+#: smallest is big enough that the next round can tell whether it brought relief.
 MAX_SHRINK: Final = 0.5
+MIN_SHRINK: Final = 0.85
 #: Near the limit that last met an overload answer: one more per this many calm answers.
 PROBE_ANSWERS: Final = 100
 #: The limit for a round that measures the idle time again, as a fraction of the limit.
-IDLE_PROBE: Final = 0.25
+IDLE_PROBE: Final = 0.5
+#: After a shrink for latency, the share of the proportional relief that shows the wait was
+#: a queue of ours (see ``_relieved``).
+RELIEF: Final = 0.8
 
 
 class AdaptiveLimit:
@@ -143,7 +148,8 @@ class AdaptiveLimit:
                 self._slow_start = False
                 self._slow_before = False  # the next round judges the shrink, alone
                 self._shrunk_from = (self.limit, rtt)
-                self._set(self._estimate * max(MAX_SHRINK, TOLERANCE / ratio), now)
+                shrink = min(MIN_SHRINK, max(MAX_SHRINK, TOLERANCE / ratio))
+                self._set(self._estimate * shrink, now)
         elif self._round_used >= self.limit:
             self._set(self._grown(ratio), now)
         else:
@@ -193,13 +199,14 @@ def _relieved(before: tuple[int, float], after: tuple[int, float]) -> bool:
 
     A server working flat out answers at a fixed rate, so the round trip is proportional to
     the requests in flight: a smaller limit gives a proportionally quicker answer. Less than
-    half that relief means the wait was not in a queue of ours.
+    ``RELIEF`` of that means the wait was not (only) in a queue of ours: sending less costs
+    throughput there, so it is worth measuring again.
     """
     (limit_before, rtt_before), (limit_after, rtt_after) = before, after
     if limit_after >= limit_before:
         return True  # the shrink was too small to move the limit: nothing to compare
-    expected = limit_after / limit_before
-    return rtt_after / rtt_before <= (1 + expected) / 2
+    proportional = 1 - limit_after / limit_before
+    return rtt_after / rtt_before <= 1 - RELIEF * proportional
 
 
 __all__ = ["INITIAL_LIMIT", "AdaptiveLimit"]

@@ -20,6 +20,7 @@ from batchtool.limiter import (
     IDLE_PROBE,
     INITIAL_LIMIT,
     MAX_SHRINK,
+    MIN_SHRINK,
     TOLERANCE,
     AdaptiveLimit,
 )
@@ -199,7 +200,7 @@ def test_a_deep_queue_is_noticed_by_latency_before_any_refusal() -> None:
 
 def test_a_server_slower_for_everyone_is_not_taken_for_queueing() -> None:
     # At 10 s the server's own answers become three times slower (its other users, a backup):
-    # the limit backs off once, sees no relief, measures the idle time again at a quarter of
+    # the limit backs off once, sees no relief, measures the idle time again at half
     # the limit, finds it slow too and takes it as the new idle time.
     run, _ = drive(SlowsDown(workers=None, at_s=10.0), duration_s=20.0)
     assert min(run.limits_after(10.0)) == 64 * MAX_SHRINK * IDLE_PROBE
@@ -299,12 +300,19 @@ def test_latency_above_tolerance_shrinks_in_proportion() -> None:
     assert limiter.limit == 17
 
 
-def test_a_shrink_for_latency_is_at_most_half() -> None:
+@pytest.mark.parametrize(
+    ("ratio", "limit"),
+    [
+        pytest.param(10.0, int(20 * MAX_SHRINK), id="at-most-half"),
+        pytest.param(1.6, int(20 * MIN_SHRINK), id="enough-to-tell-next-round"),
+    ],
+)
+def test_a_shrink_for_latency_is_bounded(ratio: float, limit: int) -> None:
     clock = Clock()
     limiter = AdaptiveLimit(maximum=64, clock=clock, initial=10)
     answers(limiter, clock, 10, rtt=0.020)
-    answers(limiter, clock, 40, rtt=0.020 * 10)
-    assert limiter.limit == int(20 * MAX_SHRINK) == 10
+    answers(limiter, clock, 40, rtt=0.020 * ratio)
+    assert limiter.limit == limit
 
 
 def test_one_slow_round_is_a_hiccup() -> None:
@@ -324,8 +332,8 @@ def test_no_relief_from_shrinking_makes_the_slower_time_the_idle_one() -> None:
     answers(limiter, clock, 40, rtt=0.060)
     assert limiter.limit == 10  # three times slower, twice: the biggest shrink, half
     answers(limiter, clock, 10, rtt=0.060)  # half the requests, the same time: not our queue?
-    assert limiter.limit == int(10 * IDLE_PROBE) == 2  # one round at a quarter tells
-    answers(limiter, clock, 2, rtt=0.060)
+    assert limiter.limit == int(10 * IDLE_PROBE) == 5  # one round at half the limit tells
+    answers(limiter, clock, 5, rtt=0.060)
     assert limiter.limit == 10  # slow even then: the new idle time, and back to the limit
     answers(limiter, clock, 10, rtt=0.060)
     assert limiter.limit == 13  # calm at the new idle time: growing
@@ -337,7 +345,7 @@ def test_a_queue_that_had_not_drained_yet_keeps_the_idle_time() -> None:
     answers(limiter, clock, 10, rtt=0.020)
     answers(limiter, clock, 40, rtt=0.060)
     answers(limiter, clock, 10, rtt=0.060)
-    answers(limiter, clock, 2, rtt=0.021)  # quick with hardly anything in flight: our queue
+    answers(limiter, clock, 5, rtt=0.021)  # quick with fewer in flight: our queue
     assert limiter.limit == 10
     answers(limiter, clock, 10, rtt=0.060)
     assert limiter.limit == int(10 * MAX_SHRINK) == 5  # still measured against 20 ms
