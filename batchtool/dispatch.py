@@ -18,7 +18,7 @@ How it is built (DESIGN §4):
   ``max_concurrency`` workers and a gate: a request starts only while fewer than the
   limiter's current limit (``limiter.AdaptiveLimit``, fed every answer) are in flight. A row
   waiting for a retry holds its worker but no place at the gate. A fixed concurrency has no
-  gate and no limiter: its hot path is the same as before there was one.
+  gate and no limiter: its hot path only checks that there is none.
 - Stopping (401/403, the ``stop`` event, or the first UNREACHABLE_ROWS rows failing with no
   HTTP answer while none ever came) starts nothing more; requests in flight may finish.
 """
