@@ -12,13 +12,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
 from batchtool import api
 from batchtool.config import resolve_credentials
-from batchtool.dispatch import DispatchConfig
+from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.jsonlog import JsonLog
 from batchtool.options import ReadOptions
@@ -77,6 +77,36 @@ def _parse_map(values: Sequence[str]) -> dict[str, str]:
             )
         mapping[header.strip()] = target.strip()
     return mapping
+
+
+#: The most requests in flight an option may ask for.
+MAX_CONCURRENCY = 1024
+
+
+class _Concurrency(click.ParamType[int | Literal["auto"]]):
+    """``auto`` or a whole number of requests in flight."""
+
+    name = "auto|N"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | Literal["auto"]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if text.lower() == AUTO:
+                return AUTO
+            try:
+                number = int(text)
+            except ValueError:
+                self.fail(f"{value!r} is neither auto nor a whole number, e.g. 8", param, ctx)
+        if not 1 <= number <= MAX_CONCURRENCY:
+            self.fail(f"{number} is not auto or a number from 1 to {MAX_CONCURRENCY}", param, ctx)
+        return number
+
+
+_CONCURRENCY = _Concurrency()
 
 
 def _print_plan(report: RunReport) -> None:
@@ -294,7 +324,18 @@ def main() -> None:
     help="Allow plain http:// to a host that is not this machine (sends the key in clear).",
 )
 @_network_options
-@click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option(
+    "--concurrency",
+    type=_CONCURRENCY,
+    default=AUTO,
+    show_default=True,
+    help="Requests in flight: auto adapts to the server's answers; N fixes it.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    help=f"Most requests in flight with --concurrency auto (default {DEFAULT_MAX_CONCURRENCY}).",
+)
 @click.option(
     "--rate-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -364,7 +405,8 @@ def run(
     client_cert: Path | None,
     client_key: Path | None,
     proxy: str | None,
-    concurrency: int,
+    concurrency: int | Literal["auto"],
+    max_concurrency: int | None,
     rate_limit: float | None,
     max_attempts: int,
     timeout_s: float,
@@ -426,7 +468,10 @@ def run(
             results_path=results_path,
             read=read,
             dispatch_config=DispatchConfig(
-                concurrency=concurrency, rate_limit=rate_limit, max_attempts=max_attempts
+                concurrency=concurrency,
+                max_concurrency=max_concurrency,
+                rate_limit=rate_limit,
+                max_attempts=max_attempts,
             ),
             timeout_s=timeout_s,
             resume=resume,
@@ -473,9 +518,19 @@ def run(
                 results_path=report.results_path,
                 dry_run=report.dry_run,
                 resumed=report.resumed_ok,
+                extra=_concurrency_summary(report, concurrency),
             )
         )
     sys.exit(report.exit_code)
+
+
+def _concurrency_summary(report: RunReport, concurrency: int | Literal["auto"]) -> list[str]:
+    """How many requests were in flight: the adaptive limit's average, or the fixed number."""
+    if report.mean_concurrency is None:
+        return []  # nothing was sent
+    if concurrency == AUTO:
+        return [f"concurrency: auto (avg {report.mean_concurrency:.1f})"]
+    return [f"concurrency: {concurrency}"]
 
 
 class _RunFiles:
@@ -577,6 +632,18 @@ class _RunFiles:
 )
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--slow-s", type=click.FloatRange(0), default=60.0, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Work on at most K requests at a time (each takes --latency-ms); default: no limit.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Requests that may wait for a worker; the rest get 503 at once (needs --workers).",
+)
 @click.option("--seed", type=int, help="Makes the faults reproducible.")
 @click.option("--api-username", help="The api-username it accepts (default: sim_admin).")
 @click.option("--api-key", help="The api-key it accepts (default: a fixed, not secret key).")
@@ -603,6 +670,8 @@ def simulate(
     drop_after: float,
     slow_rate: float,
     slow_s: float,
+    workers: int | None,
+    queue: int,
     seed: int | None,
     api_username: str | None,
     api_key: str | None,
@@ -612,8 +681,9 @@ def simulate(
 ) -> None:
     """Serve the customer API on this machine, with a stateful store and optional faults.
 
-    The simulator's request log is at GET /_sim/log and a customer at GET /_sim/customers/ID:
-    paths for tests only, which the real API does not have.
+    The simulator's request log is at GET /_sim/log, a customer at GET /_sim/customers/ID and
+    the answers counted by status at GET /_sim/stats: paths for tests only, which the real API
+    does not have.
     """
     # Imported here: aiohttp.web is not needed by `batchtool run`.
     from batchtool.simulator import (
@@ -666,6 +736,8 @@ def simulate(
             api_key=key,
             log_requests=not no_log,
             log_limit=log_limit,
+            workers=workers,
+            queue=queue,
         )
         serve(simulator, on_ready=ready)
     except BatchtoolError as exc:

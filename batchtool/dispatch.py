@@ -14,7 +14,11 @@ How it is built (DESIGN §4):
   look-ahead. ``customer_id=191`` and ``subscription_id=S9`` may be the same customer, but
   nothing here can know that: they are ordered independently.
 - ``concurrency`` workers, each running one row at a time; retries are tenacity's, with
-  waits that end early when the run stops.
+  waits that end early when the run stops. With ``concurrency="auto"`` there are
+  ``max_concurrency`` workers and a gate: a request starts only while fewer than the
+  limiter's current limit (``limiter.AdaptiveLimit``, fed every answer) are in flight. A row
+  waiting for a retry holds its worker but no place at the gate. A fixed concurrency has no
+  gate and no limiter: its hot path only checks that there is none.
 - Stopping (401/403, the ``stop`` event, or the first UNREACHABLE_ROWS rows failing with no
   HTTP answer while none ever came) starts nothing more; requests in flight may finish.
 """
@@ -28,25 +32,41 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from batchtool import errors, model
+from batchtool.limiter import AdaptiveLimit
 
 #: Rows in the engine when DispatchConfig.buffer_rows is not given: per worker, plenty of
 #: look-ahead past a customer's queued rows, and still only a few MB of Requests.
 BUFFER_ROWS_PER_WORKER = 64
 MIN_BUFFER_ROWS = 1024
 
+#: ``DispatchConfig.concurrency`` that adapts to the server (the default).
+AUTO: Final = "auto"
+#: Requests in flight at most, when adaptive and ``max_concurrency`` is not given.
+DEFAULT_MAX_CONCURRENCY: Final = 64
+
+#: Answers that mean "too much, slow down" (an answer with no status and worth retrying is a
+#: refused or reset connection or a timeout: overload too). 502 and 504 are what nginx says
+#: when the application behind it is overwhelmed or too slow.
+OVERLOAD_STATUSES: Final = frozenset({429, 502, 503, 504})
+
 _Lookup = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    """How to send: concurrency, pacing, retries and the stop grace period."""
+    """How to send: concurrency, pacing, retries and the stop grace period.
 
-    concurrency: int = 16
+    ``concurrency``: ``"auto"`` adapts the requests in flight between 1 and
+    ``max_concurrency`` (default 64) to the server's answers; a whole number fixes it.
+    """
+
+    concurrency: int | Literal["auto"] = AUTO
+    max_concurrency: int | None = None  # only with "auto"
     rate_limit: float | None = None  # requests started per second, retries included
     max_attempts: int = 5  # requests per row, the first included
     backoff_base_s: float = 0.5
@@ -57,7 +77,15 @@ class DispatchConfig:
     buffer_rows: int | None = None
 
     def __post_init__(self) -> None:
-        _whole(self.concurrency, "--concurrency", minimum=1)
+        if self.concurrency != AUTO:
+            _whole(self.concurrency, "--concurrency", minimum=1, or_auto=True)
+            if self.max_concurrency is not None:
+                raise errors.UsageError(
+                    f"--max-concurrency applies only to --concurrency auto, not to a fixed "
+                    f"--concurrency {self.concurrency} — give one or the other"
+                )
+        elif self.max_concurrency is not None:
+            _whole(self.max_concurrency, "--max-concurrency", minimum=1)
         _whole(self.max_attempts, "--max-attempts", minimum=1)
         if self.rate_limit is not None:
             _number(self.rate_limit, "--rate-limit", "requests per second", positive=True)
@@ -69,16 +97,29 @@ class DispatchConfig:
             _whole(self.buffer_rows, "buffer_rows", minimum=1)
 
     @property
+    def adaptive(self) -> bool:
+        return self.concurrency == AUTO
+
+    @property
+    def max_in_flight(self) -> int:
+        """Requests in flight at most: the fixed concurrency, or the adaptive limit's ceiling
+        (what the HTTP connection pool must allow)."""
+        if isinstance(self.concurrency, int):
+            return self.concurrency
+        return self.max_concurrency or DEFAULT_MAX_CONCURRENCY
+
+    @property
     def effective_buffer_rows(self) -> int:
         if self.buffer_rows is not None:
             return self.buffer_rows
-        return max(MIN_BUFFER_ROWS, BUFFER_ROWS_PER_WORKER * self.concurrency)
+        return max(MIN_BUFFER_ROWS, BUFFER_ROWS_PER_WORKER * self.max_in_flight)
 
 
-def _whole(value: object, name: str, *, minimum: int) -> None:
+def _whole(value: object, name: str, *, minimum: int, or_auto: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        auto = f" or {AUTO}" if or_auto else ""
         raise errors.UsageError(
-            f"{name} must be a whole number of at least {minimum}, not {value!r}"
+            f"{name} must be a whole number of at least {minimum}{auto}, not {value!r}"
         )
 
 
@@ -107,6 +148,9 @@ class DispatchReport:
     aborted: str | None  # why sending stopped (credentials refused, server unreachable)
     interrupted: bool  # the stop event ended the run early
     requests_sent: int  # HTTP requests started, retries included
+    #: The limit on requests in flight, averaged over the run's time (the fixed concurrency
+    #: when fixed); None when nothing ran.
+    mean_concurrency: float | None = None
 
 
 class _Halted(Exception):
@@ -119,6 +163,7 @@ async def dispatch(
     config: DispatchConfig,
     *,
     on_outcome: Callable[[model.Outcome], None],
+    on_limit: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -126,14 +171,17 @@ async def dispatch(
 ) -> DispatchReport:
     """Send every request; call ``on_outcome`` once per row as soon as its outcome is final.
 
-    Rows never started get no outcome (the caller reports them skipped). An exception from
-    ``on_outcome`` cancels everything in flight and is raised from here; so is one from the
-    ``requests`` iterator, after the rows already pulled have finished.
+    ``on_limit`` is called with the limit on requests in flight when sending starts and each
+    time it changes (with a fixed concurrency: once). Rows never started get no outcome (the
+    caller reports them skipped). An exception from ``on_outcome`` or ``on_limit`` cancels
+    everything in flight and is raised from here; so is one from the ``requests`` iterator,
+    after the rows already pulled have finished.
     """
     engine = _Engine(
         sender,
         config,
         on_outcome=on_outcome,
+        on_limit=on_limit,
         stop=stop,
         sleep=sleep,
         clock=clock,
@@ -153,6 +201,7 @@ class _Engine:
         config: DispatchConfig,
         *,
         on_outcome: Callable[[model.Outcome], None],
+        on_limit: Callable[[int], None] | None,
         stop: asyncio.Event | None,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
@@ -161,6 +210,8 @@ class _Engine:
         self._sender = sender
         self._config = config
         self._on_outcome = on_outcome
+        self._on_limit = on_limit
+        self._workers = config.max_in_flight
         self._stop = stop
         self._sleep_fn = sleep
         self._clock = clock
@@ -187,12 +238,28 @@ class _Engine:
         self._feed_error: BaseException | None = None
         self._requests_sent = 0
 
+        # How a row's every request goes out: straight away, or (adaptive) through the gate.
+        self._send_row: Callable[[_Row], Awaitable[model.Attempt]] = self._send
+        # Adaptive concurrency only: the limiter and the gate it sets.
+        self._limiter: AdaptiveLimit | None = None
+        self._limit = self._workers
+        self._in_flight = 0
+        # Requests waiting for a place at the gate, first come first served; each future's
+        # result says whether it got one (False: the run is stopping).
+        self._gate_queue: deque[asyncio.Future[bool]] = deque()
+
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self, rows: Iterator[model.Request]) -> DispatchReport:
         if self._stop is not None and self._stop.is_set():
             return DispatchReport(aborted=None, interrupted=True, requests_sent=0)
-        workers = {asyncio.create_task(self._work()) for _ in range(self._config.concurrency)}
+        if self._config.adaptive:
+            self._limiter = AdaptiveLimit(maximum=self._workers, clock=self._clock)
+            self._limit = self._limiter.limit
+            self._send_row = self._send_gated
+        if self._on_limit is not None:
+            self._on_limit(self._limit)
+        workers = {asyncio.create_task(self._work()) for _ in range(self._workers)}
         feeder = asyncio.create_task(self._feed(rows))
         stop_wait = asyncio.create_task(self._stop.wait()) if self._stop is not None else None
         grace: asyncio.Task[None] | None = None
@@ -226,6 +293,7 @@ class _Engine:
             aborted=self._aborted,
             interrupted=self._interrupted,
             requests_sent=self._requests_sent,
+            mean_concurrency=self._limiter.mean() if self._limiter else float(self._limit),
         )
 
     async def _wait_grace(self) -> None:
@@ -237,8 +305,12 @@ class _Engine:
             return
         self._halted = True
         self._halt_event.set()
-        for _ in range(self._config.concurrency):
+        for _ in range(self._workers):
             self._ready.put_nowait(None)
+        while self._gate_queue:
+            waiter = self._gate_queue.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
 
     def _halting(self) -> bool:
         # The stop event is checked directly too: between its being set and the run loop
@@ -276,7 +348,7 @@ class _Engine:
             # The rows already pulled still finish; the error is raised when they have.
             self._feed_error = exc
         if not self._halted:
-            for _ in range(self._config.concurrency):
+            for _ in range(self._workers):
                 ready.put_nowait(None)
 
     # -- working ---------------------------------------------------------------------------
@@ -307,7 +379,7 @@ class _Engine:
 
     async def _run_row(self, request: model.Request) -> None:
         row = _Row(request)
-        final = await self._send(row)
+        final = await self._send_row(row)
         if final.retryable and self._config.max_attempts > 1:
             # Tenacity only for rows that need a retry: most rows succeed the first time, and
             # building a retry loop for each would cost more CPU than the request itself.
@@ -316,7 +388,7 @@ class _Engine:
             replay = [final]
 
             async def attempt() -> model.Attempt:
-                return replay.pop() if replay else await self._send(row)
+                return replay.pop() if replay else await self._send_row(row)
 
             retrying = AsyncRetrying(
                 sleep=self._sleep_or_halt,
@@ -358,6 +430,19 @@ class _Engine:
             )
         )
 
+    async def _send_gated(self, row: _Row) -> model.Attempt:
+        """``_send`` once the gate lets it through (adaptive concurrency)."""
+        # Through the gate before the rate limit: a start reserved while waiting at the gate
+        # would be spent late, and several such could then start at once.
+        if self._in_flight < self._limit and not self._gate_queue:
+            self._in_flight += 1  # room at once, the usual case: no coroutine to wait in
+        else:
+            await self._wait_at_gate()
+        try:
+            return await self._send(row)
+        finally:
+            self._leave_gate()
+
     async def _send(self, row: _Row) -> model.Attempt:
         """One request within the rate limit; never raises but ``_Halted`` (nothing sent then)."""
         if self._interval:
@@ -372,18 +457,67 @@ class _Engine:
             row.started = self._clock()  # after any rate-limit wait: the row's own time
         row.attempts += 1
         self._requests_sent += 1
+        limiter = self._limiter
+        sent_at = self._clock() if limiter is not None else 0.0
         try:
             attempt = await self._sender.send(row.request)
         except Exception as exc:  # a bug in a sender must cost one row, not the run
             attempt = model.Attempt(
                 ok=False, http_status=None, error=f"internal error: {type(exc).__name__}: {exc}"
             )
+        if limiter is not None:
+            self._learn(limiter, sent_at, attempt)
         if attempt.http_status is not None:
             self._answered = True
         if attempt.auth_refused and self._aborted is None:
             self._aborted = _abort_reason(attempt)
             self._halt()
         return attempt
+
+    # -- adaptive concurrency --------------------------------------------------------------
+
+    def _learn(self, limiter: AdaptiveLimit, sent_at: float, attempt: model.Attempt) -> None:
+        status = attempt.http_status
+        overload = status in OVERLOAD_STATUSES or (status is None and attempt.retryable)
+        limiter.on_answer(sent_at, in_flight=self._in_flight, overload=overload, ok=attempt.ok)
+        limit = limiter.limit
+        if limit != self._limit:
+            self._limit = limit
+            self._open_gate()
+            if self._on_limit is not None:
+                self._on_limit(limit)
+
+    async def _wait_at_gate(self) -> None:
+        """Wait for a place under the limit, first come first served; ``_Halted`` when the
+        run stops meanwhile."""
+        if self._halting():
+            raise _Halted
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._gate_queue.append(waiter)
+        try:
+            admitted = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self._in_flight -= 1  # admitted just as it was cancelled: give the place back
+            raise
+        if not admitted:
+            raise _Halted
+
+    def _leave_gate(self) -> None:
+        self._in_flight -= 1
+        self._open_gate()
+
+    def _open_gate(self) -> None:
+        """Admit waiting requests while there is room under the limit (places are counted
+        when given, so a request admitted but not yet running holds its place)."""
+        queue = self._gate_queue
+        while queue and self._in_flight < self._limit:
+            waiter = queue.popleft()
+            if not waiter.done():  # a cancelled waiter gave up its turn
+                self._in_flight += 1
+                waiter.set_result(True)
+
+    # -- retry timing ------------------------------------------------------------------------
 
     def _wait(self, state: RetryCallState) -> float:
         """Seconds before the next attempt: the server's Retry-After, else full-jitter backoff."""
@@ -443,4 +577,4 @@ def _abort_reason(attempt: model.Attempt) -> str:
     return f"authentication refused (HTTP {status}): {message} — check the api key and api username"
 
 
-__all__ = ["DispatchConfig", "DispatchReport", "Sender", "dispatch"]
+__all__ = ["AUTO", "DispatchConfig", "DispatchReport", "Sender", "dispatch"]

@@ -406,6 +406,7 @@ async def _finish(
         notes=tuple(notes),
         requests_sent=dispatched.requests_sent if dispatched else 0,
         header_place=planning.table.header_place,
+        mean_concurrency=dispatched.mean_concurrency if dispatched else None,
     )
 
 

@@ -132,7 +132,7 @@ class Sender:
             progress.advance(outcome)
 
         with polars_errors(job.path):
-            dispatched = await self._dispatch(rows, on_outcome)
+            dispatched = await self._dispatch(rows, on_outcome, progress.set_limit)
         outcomes = await asyncio.to_thread(recorder.outcomes)
         notes = (
             (f"resumed: {done_ok.height} row(s) already ok were not sent again",)
@@ -161,7 +161,10 @@ class Sender:
         )
 
     async def _dispatch(
-        self, rows: Iterator[model.Request], on_outcome: Callable[[model.Outcome], None]
+        self,
+        rows: Iterator[model.Request],
+        on_outcome: Callable[[model.Outcome], None],
+        on_limit: Callable[[int], None],
     ) -> DispatchReport:
         job, credentials = self._job, self._credentials
         interrupts = Interrupts(self._stop, self._sink)
@@ -169,8 +172,9 @@ class Sender:
         if self._handle_signals:
             interrupts.install(loop)
         try:
+            # As many connections as requests may be in flight: adaptive may grow to its max.
             async with make_session(
-                job.dispatch.concurrency,
+                job.dispatch.max_in_flight,
                 job.timeout_s,
                 ssl_context=self._ssl_context,
                 proxy=credentials.network.proxy,
@@ -179,7 +183,12 @@ class Sender:
                     session, credentials.base_url, credentials.api_username, credentials.api_key
                 )
                 return await dispatch(
-                    rows, client, job.dispatch, on_outcome=on_outcome, stop=self._stop
+                    rows,
+                    client,
+                    job.dispatch,
+                    on_outcome=on_outcome,
+                    on_limit=on_limit,
+                    stop=self._stop,
                 )
         finally:
             interrupts.uninstall(loop)

@@ -11,7 +11,7 @@ import itertools
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -252,13 +252,22 @@ async def test_a_sender_bug_costs_one_row_not_the_run() -> None:
     assert by_row[2].error == "internal error: ValueError: boom"
     assert by_row[2].attempts == 1
     assert by_row[1].status == by_row[3].status == model.OK
-    assert report == DispatchReport(aborted=None, interrupted=False, requests_sent=3)
+    assert report == DispatchReport(
+        aborted=None, interrupted=False, requests_sent=3, mean_concurrency=4.0
+    )
 
 
 # -- ordering and memory -------------------------------------------------------------------
 
 
-async def test_per_customer_order_at_concurrency_64() -> None:
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(DispatchConfig(concurrency=64), id="fixed-64"),
+        pytest.param(DispatchConfig(), id="auto"),
+    ],
+)
+async def test_per_customer_order_at_high_concurrency(config: DispatchConfig) -> None:
     rng = random.Random(5)
     active: set[str] = set()
     started: dict[str, list[int]] = defaultdict(list)
@@ -276,7 +285,7 @@ async def test_per_customer_order_at_concurrency_64() -> None:
 
     inputs = [request(i, str(rng.randrange(40))) for i in range(1, 3001)]
     sender = FakeSender(script)
-    _, outcomes = await run(iter(inputs), sender, DispatchConfig(concurrency=64))
+    _, outcomes = await run(iter(inputs), sender, config)
 
     expected: dict[str, list[int]] = defaultdict(list)
     for req in inputs:
@@ -307,7 +316,16 @@ async def test_same_value_under_another_key_is_another_customer() -> None:
     assert [o.row for o in outcomes] == [2, 1]
 
 
-async def test_hot_customer_with_10k_rows_keeps_the_buffer_bounded() -> None:
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(DispatchConfig(concurrency=16, buffer_rows=100), id="fixed-16"),
+        pytest.param(DispatchConfig(buffer_rows=100), id="auto"),
+    ],
+)
+async def test_hot_customer_with_10k_rows_keeps_the_buffer_bounded(
+    config: DispatchConfig,
+) -> None:
     pulled = 0
     high_water = 0
     outcomes: list[model.Outcome] = []
@@ -324,7 +342,6 @@ async def test_hot_customer_with_10k_rows_keeps_the_buffer_bounded() -> None:
         high_water = max(high_water, pulled - len(outcomes))
         outcomes.append(outcome)
 
-    config = DispatchConfig(concurrency=16, buffer_rows=100)
     report, _ = await asyncio.wait_for(
         run(stream(), FakeSender(), config, on_outcome=on_outcome, outcomes=outcomes), 10
     )
@@ -360,7 +377,10 @@ async def test_input_is_pulled_lazily() -> None:
 # -- rate limit ----------------------------------------------------------------------------
 
 
-async def test_rate_limit_spaces_every_start_retries_included() -> None:
+@pytest.mark.parametrize("concurrency", [pytest.param(8, id="fixed-8"), "auto"])
+async def test_rate_limit_spaces_every_start_retries_included(
+    concurrency: int | Literal["auto"],
+) -> None:
     time = VirtualTime()
     starts: list[float] = []
 
@@ -368,7 +388,7 @@ async def test_rate_limit_spaces_every_start_retries_included() -> None:
         starts.append(time.now)
         return BUSY if req.row % 5 == 0 and n == 1 else OK
 
-    config = DispatchConfig(concurrency=8, rate_limit=10.0, backoff_base_s=0.01)
+    config = DispatchConfig(concurrency=concurrency, rate_limit=10.0, backoff_base_s=0.01)
     clock = asyncio.create_task(time.run_clock())
     try:
         report, outcomes = await run(rows(30), FakeSender(script), config, time=time)
@@ -383,9 +403,16 @@ async def test_rate_limit_spaces_every_start_retries_included() -> None:
 # -- stop conditions -----------------------------------------------------------------------
 
 
-async def test_auth_refused_stops_the_run() -> None:
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(DispatchConfig(concurrency=8), id="fixed-8"),
+        pytest.param(DispatchConfig(max_concurrency=8), id="auto"),
+    ],
+)
+async def test_auth_refused_stops_the_run(config: DispatchConfig) -> None:
     sender = FakeSender(lambda req, n: REFUSED)
-    report, outcomes = await run(rows(1000), sender, DispatchConfig(concurrency=8))
+    report, outcomes = await run(rows(1000), sender, config)
     assert report.aborted == (
         "authentication refused (HTTP 401): Invalid api key — check the api key and api username"
     )
@@ -603,6 +630,8 @@ async def test_every_started_row_gets_exactly_one_outcome() -> None:
     [
         pytest.param({"concurrency": 0}, "--concurrency", id="concurrency-0"),
         pytest.param({"concurrency": 2.5}, "--concurrency", id="concurrency-float"),
+        pytest.param({"concurrency": "fast"}, "--concurrency", id="concurrency-word"),
+        pytest.param({"max_concurrency": 0}, "--max-concurrency", id="max-concurrency-0"),
         pytest.param({"max_attempts": 0}, "--max-attempts", id="max-attempts-0"),
         pytest.param({"rate_limit": 0}, "--rate-limit", id="rate-0"),
         pytest.param({"rate_limit": -1.0}, "--rate-limit", id="rate-negative"),
@@ -621,5 +650,42 @@ def test_bad_configuration_is_a_usage_error(kwargs: dict[str, Any], message: str
 
 def test_default_configuration_is_valid() -> None:
     config = DispatchConfig(rate_limit=2.5)
-    assert config.concurrency == 16 and config.max_attempts == 5
-    assert config.effective_buffer_rows >= config.concurrency
+    assert config.concurrency == "auto" and config.max_attempts == 5
+    assert config.max_in_flight == 64
+    assert config.effective_buffer_rows >= config.max_in_flight
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "max_in_flight"),
+    [
+        pytest.param({}, 64, id="auto"),
+        pytest.param({"max_concurrency": 200}, 200, id="auto-max-200"),
+        pytest.param({"concurrency": 8}, 8, id="fixed-8"),
+        pytest.param({"concurrency": 500}, 500, id="fixed-above-the-auto-maximum"),
+    ],
+)
+def test_most_requests_in_flight(kwargs: dict[str, Any], max_in_flight: int) -> None:
+    # What the HTTP connection pool must allow.
+    assert DispatchConfig(**kwargs).max_in_flight == max_in_flight
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"concurrency": "fast"},
+            "--concurrency must be a whole number of at least 1 or auto, not 'fast'",
+            id="word",
+        ),
+        pytest.param(
+            {"concurrency": 8, "max_concurrency": 32},
+            "--max-concurrency applies only to --concurrency auto, not to a fixed "
+            "--concurrency 8 — give one or the other",
+            id="max-with-fixed",
+        ),
+    ],
+)
+def test_concurrency_messages(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(errors.UsageError) as caught:
+        DispatchConfig(**kwargs)
+    assert str(caught.value) == message

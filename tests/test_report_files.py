@@ -114,7 +114,7 @@ def test_second_night_counts_unchanged_rows(tmp_path: Path) -> None:
     [
         pytest.param(
             ("--concurrency", "0"),
-            "Invalid value for '--concurrency': 0 is not in the range 1<=x<=1024.",
+            "Invalid value for '--concurrency': 0 is not auto or a number from 1 to 1024",
             id="click-usage",
         ),
         pytest.param(

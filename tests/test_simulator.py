@@ -16,15 +16,18 @@ import pytest_asyncio
 from conftest import SimulatorProcesses
 
 from batchtool import api
+from batchtool.errors import UsageError
 from batchtool.simulator import (
     DEFAULT_API_KEY,
     DEFAULT_API_USERNAME,
     DROPPED,
+    OVER_CAPACITY,
     Fault,
     FaultConfig,
     Simulator,
     Store,
 )
+from batchtool.simulator.capacity import Capacity
 from batchtool.simulator.faults import FaultInjector
 from batchtool.simulator.store import password_digest, seed_customer
 
@@ -633,6 +636,116 @@ async def test_latency_with_jitter(simulator: Simulator, http: aiohttp.ClientSes
     assert max(delays) - min(delays) > 0.03  # jitter spreads them over most of ±20 ms
 
 
+# Capacity: K at work, Q waiting, 503 for the rest
+
+
+async def test_capacity_serves_k_lets_q_wait_and_refuses_the_rest() -> None:
+    capacity = Capacity(workers=2, queue=1)
+    finish = asyncio.Event()
+    served: list[int] = []
+    refused: list[int] = []
+
+    async def request(n: int) -> None:
+        async with capacity.admit() as admitted:
+            if not admitted:
+                refused.append(n)
+                return
+            served.append(n)
+            await finish.wait()
+
+    tasks = [asyncio.create_task(request(n)) for n in range(5)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert served == [0, 1]  # two at work, one waiting for them
+    assert refused == [3, 4]  # the rest refused at once
+    finish.set()
+    await asyncio.gather(*tasks)
+    assert served == [0, 1, 2] and capacity.peak == 3
+    async with capacity.admit() as admitted:  # room again
+        assert admitted
+
+
+async def stats(http: aiohttp.ClientSession, sim: Simulator) -> Any:
+    async with http.get(sim.base_url + "/_sim/stats") as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+async def test_over_capacity_is_refused_at_once_with_nginx_503(
+    http: aiohttp.ClientSession,
+) -> None:
+    # Answers take 30 s: the first request holds the only worker, the second waits for it.
+    sim = Simulator(customers=10, faults=FaultConfig(latency_ms=30_000), workers=1, queue=1)
+    await sim.start()
+    try:
+        held = [
+            asyncio.ensure_future(call(http, sim, "lock", {"customer_id": cid})) for cid in "12"
+        ]
+        for _ in range(500):
+            if (await stats(http, sim))["capacity"]["peak"] == 2:
+                break
+            await asyncio.sleep(0.01)
+        status, body, resp = await call(http, sim, "lock", {"customer_id": "3"})
+        assert (status, resp.content_type) == (503, "text/html")
+        assert "<title>503 Service Temporarily Unavailable</title>" in body
+        entry = sim.log[-1]
+        assert (entry.status, entry.fault, entry.applied) == (503, OVER_CAPACITY, False)
+        assert entry.lookup == ("customer_id", "3")
+        customer = sim.store.get("3")
+        assert customer is not None and not customer.locked
+        assert await stats(http, sim) == {
+            "requests": 2,  # the one at work and the one refused; the waiting one not yet
+            "statuses": {"503": 1},
+            "capacity": {"workers": 1, "queue": 1, "peak": 2},
+        }
+    finally:
+        await sim.stop()
+    for pending in held:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await pending
+
+
+async def test_answers_are_counted_by_status(
+    simulator: Simulator, http: aiohttp.ClientSession
+) -> None:
+    await call(http, simulator, "lock", {"customer_id": "1"})
+    await call(http, simulator, "unlock", {"customer_id": "1"})
+    await call(http, simulator, "lock", {"customer_id": "999999"})
+    await call(http, simulator, "lock", {"customer_id": "1"}, headers={})
+    assert simulator.statuses == {200: 2, 404: 1, 401: 1}
+    assert await stats(http, simulator) == {
+        "requests": 4,
+        "statuses": {"200": 2, "401": 1, "404": 1},
+        "capacity": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"queue": 2},
+            "--queue needs --workers: requests wait in it for a worker",
+            id="queue-without-workers",
+        ),
+        pytest.param(
+            {"workers": 0},
+            "--workers must be a whole number of at least 1, not 0",
+            id="no-workers",
+        ),
+        pytest.param(
+            {"workers": 2, "queue": -1},
+            "--queue must be a whole number of at least 0, not -1",
+            id="negative-queue",
+        ),
+    ],
+)
+def test_capacity_is_checked_at_construction(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Simulator(**kwargs)
+    assert str(caught.value) == message
+
+
 # State file
 
 
@@ -689,6 +802,19 @@ async def test_process_prints_ready_serves_and_saves_state_on_sigterm(
     saved = Store.load(state)
     thirty = saved.get("30")
     assert thirty is not None and thirty.locked
+
+
+async def test_process_capacity_from_arguments(
+    simulator_process: SimulatorProcesses, http: aiohttp.ClientSession
+) -> None:
+    base_url = simulator_process("--workers", "6", "--queue", "2")
+    assert (await call(http, base_url, "lock", {"customer_id": "1"}))[:2] == (200, True)
+    async with http.get(base_url + "/_sim/stats") as resp:
+        assert await resp.json() == {
+            "requests": 1,
+            "statuses": {"200": 1},
+            "capacity": {"workers": 6, "queue": 2, "peak": 1},
+        }
 
 
 async def test_process_faults_from_arguments(

@@ -206,7 +206,9 @@ async def test_a_file_of_an_unknown_kind_is_refused_before_it_is_kept(web: WebSe
 
 
 async def test_stop_then_resume_sends_every_row_once(web: WebServer) -> None:
-    web.simulator.faults = FaultConfig(latency_ms=40)
+    # Slow enough answers that the run is still going when the test stops it, whatever the
+    # adaptive concurrency grows to.
+    web.simulator.faults = FaultConfig(latency_ms=100)
     rows = [f"lock,{i}" for i in range(1, 301)]
     _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "many.csv")
     await post_form(web.client, path + "/send", token_from=path)

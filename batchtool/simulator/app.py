@@ -6,8 +6,12 @@ Routes:
   describe it (DESIGN §1): ``api-username``/``api-key`` headers, a form-urlencoded body, exactly one
   lookup parameter, success is HTTP 200 with the JSON body ``true``; errors are an HTTP status and
   ``{"status": "error", "message": "..."}``.
-- ``GET /_sim/log`` and ``GET /_sim/customers/{customer_id}`` – simulator-only admin views for tests
-  running in another process. **The real API has no such paths.**
+- ``GET /_sim/log``, ``GET /_sim/customers/{customer_id}`` and ``GET /_sim/stats`` (answers counted
+  by status, for benchmarks) – simulator-only admin views for tests running in another process.
+  **The real API has no such paths.**
+
+With a capacity model (``capacity``), a request first needs a worker: it may wait in the queue,
+or is answered 503 at once when that is full, before any fault is drawn or the API runs.
 
 Choices where the vendor's pages are silent (the simulator is strict so client bugs show up):
 a parameter sent twice, an empty value (to clear a field a client sends ``REMOVE``), a malformed
@@ -22,7 +26,7 @@ import asyncio
 import hmac
 import json
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -30,11 +34,14 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from batchtool import api
-from batchtool.simulator.faults import Fault, FaultConfig, FaultInjector
+from batchtool.simulator.capacity import OVER_CAPACITY_PAGE, Capacity
+from batchtool.simulator.faults import Decision, Fault, FaultConfig, FaultInjector
 from batchtool.simulator.store import Store
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 DROPPED: Final = "dropped"
+#: The log entry's ``fault`` for a request refused because workers and queue were full.
+OVER_CAPACITY: Final = "over_capacity"
 
 _TRUE_BODY: Final = b"true"
 _JSON: Final = "application/json"
@@ -104,7 +111,7 @@ def _names(names: list[str]) -> str:
 
 
 class SimulatorApp:
-    """Request handling state: the store, credentials, faults and the request log."""
+    """Request handling state: the store, credentials, faults, capacity and the request log."""
 
     def __init__(
         self,
@@ -115,6 +122,7 @@ class SimulatorApp:
         api_key: str,
         log_requests: bool = True,
         log_limit: int | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         if log_limit is not None and log_limit < 1:
             raise ValueError(f"log_limit must be 1 or more (or None), not {log_limit}")
@@ -125,6 +133,9 @@ class SimulatorApp:
         # A deque so a capped log drops its oldest entries in O(1).
         self._log: deque[LogEntry] = deque(maxlen=log_limit)
         self.requests_served = 0
+        #: Answers sent, by HTTP status (or ``"dropped"``), whether the log is kept or not.
+        self.statuses: Counter[int | str] = Counter()
+        self.capacity = capacity
         self._injector = FaultInjector(faults)
         # Handlers sleeping for latency or a slow fault; stopping cancels them rather than waiting.
         self._sleepers: set[asyncio.Task[Any]] = set()
@@ -166,15 +177,39 @@ class SimulatorApp:
 
     def make_app(self) -> web.Application:
         self._closing = False
+        if self.capacity is not None:
+            self.capacity.reset()
         app = web.Application()
         app.router.add_route("*", api.API_PREFIX + "{operation}", self.handle)
         app.router.add_get("/_sim/log", self._admin_log)
         app.router.add_get("/_sim/customers/{customer_id}", self._admin_customer)
+        app.router.add_get("/_sim/stats", self._admin_stats)
         return app
 
     # The API
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        capacity = self.capacity
+        if capacity is None:
+            return await self._serve(request)
+        async with capacity.admit() as admitted:
+            if admitted:
+                return await self._serve(request)
+        return await self._refuse_over_capacity(request)
+
+    async def _refuse_over_capacity(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        entry = LogEntry(
+            time.time(), request.match_info["operation"], {}, None, 503, False, OVER_CAPACITY
+        )
+        self.requests_served += 1
+        if self.log_requests:
+            self._log.append(entry)
+            self._note_form(entry, request, body)
+        self.statuses[503] += 1
+        return web.Response(body=OVER_CAPACITY_PAGE, status=503, content_type="text/html")
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         operation = request.match_info["operation"]
         body = await request.read()
         decision = self._injector.decide()
@@ -182,6 +217,18 @@ class SimulatorApp:
         self.requests_served += 1
         if self.log_requests:
             self._log.append(entry)
+        response = await self._answer(request, operation, body, decision, entry)
+        self.statuses[entry.status] += 1
+        return response
+
+    async def _answer(
+        self,
+        request: web.Request,
+        operation: str,
+        body: bytes,
+        decision: Decision,
+        entry: LogEntry,
+    ) -> web.StreamResponse:
         if decision.delay_s:
             await self._sleep(decision.delay_s)
 
@@ -348,6 +395,16 @@ class SimulatorApp:
 
     async def _admin_log(self, request: web.Request) -> web.Response:
         return web.json_response([e.to_json() for e in self._log])
+
+    async def _admin_stats(self, request: web.Request) -> web.Response:
+        statuses = sorted(self.statuses.items(), key=lambda item: str(item[0]))
+        return web.json_response(
+            {
+                "requests": self.requests_served,
+                "statuses": {str(status): n for status, n in statuses},
+                "capacity": self.capacity.to_json() if self.capacity is not None else None,
+            }
+        )
 
     async def _admin_customer(self, request: web.Request) -> web.Response:
         customer = self.store.get(request.match_info["customer_id"])

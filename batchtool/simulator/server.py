@@ -19,6 +19,7 @@ from aiohttp import web
 
 from batchtool.errors import UsageError
 from batchtool.simulator.app import LogEntry, SimulatorApp
+from batchtool.simulator.capacity import Capacity
 from batchtool.simulator.faults import FaultConfig
 from batchtool.simulator.store import Store
 
@@ -38,7 +39,10 @@ class Simulator:
     ``faults`` may be replaced while running (``sim.faults = FaultConfig(...)``); that restarts
     the seeded sequence. ``log_requests=False`` skips the request log (for benchmarks);
     ``log_limit`` keeps only the newest entries. ``ssl_context`` serves https with its
-    certificate (tests of certificate handling, mutual TLS and proxies).
+    certificate (tests of certificate handling, mutual TLS and proxies). ``workers``: at most
+    that many requests are worked on at a time (each for the configured latency), ``queue``
+    more wait for a worker and the rest are answered 503 at once (see ``capacity``); None: no
+    limit.
     """
 
     def __init__(
@@ -54,6 +58,8 @@ class Simulator:
         log_requests: bool = True,
         log_limit: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        workers: int | None = None,
+        queue: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -71,6 +77,9 @@ class Simulator:
                     "delete it or pass another path"
                 ) from exc
             store.customers = max(store.customers, customers)
+        if workers is None and queue:
+            raise UsageError("--queue needs --workers: requests wait in it for a worker")
+        capacity = Capacity(workers, queue) if workers is not None else None
         self._app = SimulatorApp(
             store,
             faults=faults,
@@ -78,6 +87,7 @@ class Simulator:
             api_key=api_key,
             log_requests=log_requests,
             log_limit=log_limit,
+            capacity=capacity,
         )
         self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
@@ -99,6 +109,11 @@ class Simulator:
     def requests_served(self) -> int:
         """API requests received so far, counted even when the log is off."""
         return self._app.requests_served
+
+    @property
+    def statuses(self) -> dict[int | str, int]:
+        """Answers so far by HTTP status (or ``"dropped"``), counted even when the log is off."""
+        return dict(self._app.statuses)
 
     @property
     def faults(self) -> FaultConfig:
