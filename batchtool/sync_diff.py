@@ -59,9 +59,8 @@ _HASH_PROBES: Final[tuple[str, ...]] = (
     "x" * 999,
 )
 
-_LOOKUP: Final = (LOOKUP_KEY, LOOKUP_VALUE)
 _LOOKUP_HASH: Final = "__sync_lookup"
-_LOOKUP_KEYS: Final = pl.Enum(api.LOOKUP_KEYS)
+_LOOKUP_CHECK: Final = "__sync_lookup_check"
 _KEEP: Final = "__sync_keep"
 _LOCK: Final = "__sync_lock"
 _FORGET: Final = "__sync_forget"
@@ -100,9 +99,16 @@ def hash_check() -> str:
 def _lookup_hash(key: pl.Expr, value: pl.Expr) -> pl.Expr:
     """One integer per lookup, to search the state by instead of two strings.
 
-    Only a shortcut: the strings are compared once found, so a collision is never a match.
+    Only a shortcut: :func:`_lookup_check` is compared too once found, so a collision of this
+    one hash is never taken for a match.
     """
     return key.cast(pl.String).hash(_SEED).xor(value.hash(_SEED + 1))
+
+
+def _lookup_check(key: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """A second lookup hash, seeded independently of :func:`_lookup_hash`: a lookup matches
+    only when both agree (128 bits), so the diff needs no lookup strings in memory."""
+    return key.cast(pl.String).hash(_SEED + 2).xor(value.hash(_SEED + 3))
 
 
 def empty_state() -> pl.DataFrame:
@@ -178,7 +184,8 @@ class _Events:
             .select(
                 ROW,
                 _lookup_hash(pl.col(LOOKUP_KEY), pl.col(LOOKUP_VALUE)).alias(_LOOKUP_HASH),
-                pl.col(LOOKUP_KEY).cast(_LOOKUP_KEYS),
+                _lookup_check(pl.col(LOOKUP_KEY), pl.col(LOOKUP_VALUE)).alias(_LOOKUP_CHECK),
+                LOOKUP_KEY,
                 LOOKUP_VALUE,
                 lock.alias(_LOCK),
                 forget.alias(_FORGET),
@@ -197,7 +204,9 @@ def events_query(planned: pl.LazyFrame) -> pl.LazyFrame:
     input as its other queries (``pl.collect_all``).
     """
     names = planned.collect_schema().names()
-    return _Events(names).frame(planned, [f for f in FIELDS if f in names])
+    # The lookup's two hashes stand for it: its strings would be the biggest columns here.
+    events = _Events(names).frame(planned, [f for f in FIELDS if f in names])
+    return events.drop(LOOKUP_KEY, LOOKUP_VALUE)
 
 
 def state_columns(events: pl.DataFrame) -> list[str]:
@@ -231,20 +240,17 @@ def _locate(
 
     A binary search of the rows' lookup hashes in the state's (``known``, sorted like the
     state), the rows' taken in sorted order too, which keeps memory access in order: no hash
-    table over a million state rows. The strings are compared as well, so a collision is
-    never taken for a match; a hash the state holds twice is treated as not found (that row
-    is simply sent).
+    table over a million state rows. The second, independent hash is compared as well, so a
+    collision is never taken for a match; a hash the state holds twice is treated as not
+    found (that row is simply sent).
     """
     if state.is_empty():
         return pl.repeat(None, events.height, dtype=pl.UInt32, eager=True)
     in_order = known.search_sorted(lookups.sorted, side="left")
     at = pl.zeros(events.height, dtype=in_order.dtype, eager=True).scatter(lookups.order, in_order)
     at = at.clip(upper_bound=state.height - 1)
-    found = (
-        (known.gather(at) == lookups.hashes)
-        & (state[STATE_VALUE].gather(at) == events[LOOKUP_VALUE])
-        & (state[STATE_KEY].cast(_LOOKUP_KEYS, strict=False).gather(at) == events[LOOKUP_KEY])
-    )
+    check = state.select(_lookup_check(pl.col(STATE_KEY), pl.col(STATE_VALUE))).to_series()
+    found = (known.gather(at) == lookups.hashes) & (check.gather(at) == events[_LOOKUP_CHECK])
     twice = known == known.shift(1)
     if twice.any():
         found = found & ~(twice | twice.shift(-1)).fill_null(False).gather(at)
@@ -262,8 +268,8 @@ def _previous_events(events: pl.DataFrame, lookups: _Lookups) -> pl.DataFrame | 
         return None
     columns = [e for e in _MODELLED.values() if e in events.columns]
     position = pl.int_range(pl.len(), dtype=pl.Int64)
-    same_lookup = (pl.col(LOOKUP_KEY) == pl.col(LOOKUP_KEY).shift(1)) & (
-        pl.col(LOOKUP_VALUE) == pl.col(LOOKUP_VALUE).shift(1)
+    same_lookup = (pl.col(_LOOKUP_HASH) == pl.col(_LOOKUP_HASH).shift(1)) & (
+        pl.col(_LOOKUP_CHECK) == pl.col(_LOOKUP_CHECK).shift(1)
     )
     start = pl.when(~same_lookup.fill_null(False)).then(position).forward_fill()
 
@@ -273,7 +279,7 @@ def _previous_events(events: pl.DataFrame, lookups: _Lookups) -> pl.DataFrame | 
 
     earlier = (
         events.filter(pl.col(_LOOKUP_HASH).is_in(repeated.implode()))
-        .sort(*_LOOKUP, maintain_order=True)
+        .sort(_LOOKUP_HASH, _LOOKUP_CHECK, maintain_order=True)
         .select(ROW, *(previous(c).alias(c) for c in columns))
     )
     return events.select(ROW).join(earlier, on=ROW, how="left", maintain_order="left")

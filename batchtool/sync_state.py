@@ -46,9 +46,9 @@ _HASH_CHECK_KEY: Final = "hash_check"
 _UPDATED_KEY: Final = "updated"
 
 _SUFFIX: Final = ".state.parquet"
-#: State rows diffed at a time: enough to keep polars' per-call cost small, few enough that
-#: a batch and its share of the diff stay a small part of a run's memory.
-STATE_BATCH_ROWS: Final = 100_000
+#: State rows diffed at a time. Measured on a 1M-row --changed-only dry run: 100,000 took
+#: 0.5 s longer (each batch filters every event once), 200,000 cost ~25 MB more peak.
+STATE_BATCH_ROWS: Final = 200_000
 _FULL_HINT: Final = "run once with --full to rebuild it"
 #: The results' error text of an unchanged row.
 UNCHANGED_REASON: Final = "not sent: nothing changed since it was last applied (--changed-only)"
