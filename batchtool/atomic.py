@@ -1,8 +1,10 @@
-"""Replace a file atomically: a crash leaves the old file or the complete new one, never half.
+"""Files batchtool writes: checked before a run, replaced atomically at its end.
 
-The new content goes to a temporary file in the same folder (a rename is atomic only within
-one filesystem), is synced, renamed over the target, and the folder is synced so the rename
-itself survives a power cut.
+A file written last (results, sync state, metrics) is checked up front, because finding out
+at the end that it cannot be written would cost the run its record. The new content goes to
+a temporary file in the same folder (a rename is atomic only within one filesystem), is
+synced, renamed over the target, and the folder is synced so the rename itself survives a
+power cut: a crash leaves the old file or the complete new one, never half.
 """
 
 from __future__ import annotations
@@ -12,6 +14,27 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+from batchtool import errors
+
+
+def check_writable(path: Path, option: str, what: str | None = None) -> None:
+    """Fail (UsageError) unless a file can be written at ``path``; ``option`` names the option
+    that chose the path, ``what`` the file (default: the option)."""
+    name = f"{what or option} '{path}'"
+    folder = path.parent
+    if path.is_dir():
+        raise errors.UsageError(f"{name} is a folder — give {option} a file name")
+    if not folder.is_dir():
+        raise errors.UsageError(
+            f"{name}: folder '{folder}' does not exist — create it or choose another "
+            f"{option} path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise errors.UsageError(
+            f"{name}: cannot write in folder '{folder}' (permission denied) — choose another "
+            f"{option} path"
+        )
 
 
 def fsync_path(path: Path, *, directory: bool = False) -> None:

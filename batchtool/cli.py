@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 import click
 
 from batchtool import api
+from batchtool.atomic import check_writable
 from batchtool.config import resolve_credentials
 from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
@@ -25,7 +26,7 @@ from batchtool.options import ReadOptions
 from batchtool.progress import render_summary
 from batchtool.reader import FORMATS
 from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
-from batchtool.report_files import check_writable, write_metrics, write_summary_json
+from batchtool.report_files import write_metrics, write_summary_json
 from batchtool.runner import run_batch
 from batchtool.sync_state import SyncOptions
 

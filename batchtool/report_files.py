@@ -13,7 +13,6 @@ written for a run that stopped before it started (exit 2): the job ran, and said
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from batchtool import errors, model
+from batchtool import model
 from batchtool.atomic import replace_text
 from batchtool.jsonlog import error_record, retries, summary_record
 from batchtool.report import EXIT_OK, RunReport
@@ -38,22 +37,6 @@ STATUSES: Final[tuple[str, ...]] = (
 )
 
 _LAST_SUCCESS: Final = "batchtool_last_success_timestamp_seconds"
-
-
-def check_writable(path: Path, option: str) -> None:
-    """Fail before the run (UsageError) if ``path`` could not be written at its end."""
-    folder = path.parent
-    if path.is_dir():
-        raise errors.UsageError(f"{option} {path} is a folder — give a file name")
-    if not folder.is_dir():
-        raise errors.UsageError(
-            f"{option} {path}: folder '{folder}' does not exist — create it or choose another path"
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise errors.UsageError(
-            f"{option} {path}: cannot write in folder '{folder}' (permission denied) — "
-            "choose another path"
-        )
 
 
 def write_summary_json(

@@ -19,6 +19,7 @@ from typing import Final
 import polars as pl
 
 from batchtool import api, errors, model, plan
+from batchtool.atomic import check_writable, fsync_path
 from batchtool.model import FORMULA_CHARACTERS, FORMULA_GUARD
 from batchtool.plan import PlanSummary
 from batchtool.reader import BOOKKEEPING_PREFIX
@@ -81,21 +82,7 @@ def check_results_path(path: Path) -> str:
     out then would cost the whole run its record.
     """
     fmt = results_format(path)
-    folder = path.parent
-    if path.is_dir():
-        raise errors.UsageError(
-            f"results file '{path}' is a folder — give a file name, e.g. {path / 'results.csv'}"
-        )
-    if not folder.is_dir():
-        raise errors.UsageError(
-            f"results file '{path}': folder '{folder}' does not exist — create it or choose "
-            "another --results path"
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise errors.UsageError(
-            f"results file '{path}': cannot write in folder '{folder}' (permission denied) — "
-            "choose another --results path"
-        )
+    check_writable(path, "--results", "results file")
     return fmt
 
 
@@ -252,15 +239,6 @@ def _temp_dir(path: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
 
 
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
-    flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_excel(results: pl.LazyFrame, path: Path) -> None:
     import xlsxwriter
 
@@ -299,13 +277,13 @@ def write_results(results: pl.LazyFrame, path: Path) -> None:
             results.sink_ndjson(tmp, check_extension=False, sync_on_close="data")
         else:
             _write_excel(_formula_guarded(results), tmp)
-            _fsync_path(tmp)
+            fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     # The rename itself is durable only once the directory entry is synced.
     with contextlib.suppress(OSError):
-        _fsync_path(path.parent, directory=True)
+        fsync_path(path.parent, directory=True)
 
 
 def read_back(path: Path) -> pl.LazyFrame:

@@ -14,7 +14,6 @@ layout is refused with a message offering ``--full``, never misread.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from typing import Final
 import polars as pl
 
 from batchtool import api, errors, model
-from batchtool.atomic import replace_file
+from batchtool.atomic import check_writable, replace_file
 from batchtool.plan import preset
 from batchtool.reader import ROW
 from batchtool.sync_diff import (
@@ -83,21 +82,7 @@ class StateFile:
 
     def check_writable(self) -> None:
         """Fail before anything is sent if the state could not be written at the end."""
-        folder = self.path.parent
-        if self.path.is_dir():
-            raise errors.UsageError(
-                f"sync state '{self.path}' is a folder — give a file name to --state"
-            )
-        if not folder.is_dir():
-            raise errors.UsageError(
-                f"sync state '{self.path}': folder '{folder}' does not exist — create it or "
-                "choose another --state path"
-            )
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise errors.UsageError(
-                f"sync state '{self.path}': cannot write in folder '{folder}' (permission "
-                "denied) — choose another --state path"
-            )
+        check_writable(self.path, "--state", "sync state")
 
     def check(self) -> None:
         """Raise SyncStateError unless the file is absent or a state this run can use.

@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 import gen_data
-from harness import Inputs, Runs, Scenario, Size, Target, fmt
-from harness import contestants as c
+from harness import Inputs, Scenario, Size
 
-MAX_RSS_MB = 300.0
-MIN_ROWS_PER_S = 400_000.0
-
-
-def _rss(runs: Runs) -> float | None:
-    return runs.median(c.BATCHTOOL_DRY, lambda r: r.rss_mb)
-
-
-def _rows_per_s(runs: Runs) -> float | None:
-    return runs.median(c.BATCHTOOL_DRY, lambda r: r.rows_per_s)
-
-
-def _notes(runs: Runs) -> list[str]:
-    slow = runs.pair(c.BATCHTOOL_DRY, c.FLOOR, lambda a, b: a.wall_s / b.wall_s)
-    mem = runs.pair(c.BATCHTOOL_DRY, c.FLOOR, lambda a, b: a.rss_mb / b.rss_mb)
-    return [
-        "- the whole process, start-up, the private copy of the input, validation, the "
-        "results file and the summary included",
-        f"- batchtool dry-run wall time ÷ polars floor: **{fmt(slow, '.2f', 'x')}**",
-        f"- batchtool dry-run peak RSS ÷ polars floor: **{fmt(mem, '.2f', 'x')}**",
-    ]
-
+from scenarios import _dry_run
 
 SCENARIO = Scenario(
     number=8,
@@ -39,22 +17,12 @@ SCENARIO = Scenario(
     ),
     rows=Size(full=1_000_000, quick=100_000),
     inputs=lambda rows: Inputs(gen_data.ensure_mixed(rows)),
-    contestants=lambda setup: [c.batchtool_dry(), c.polars_floor()],
-    targets=[
-        Target(
-            f"{{rows:,}}-row mixed dry run: peak RSS ≤ {MAX_RSS_MB:g} MB",
-            _rss,
-            lambda v: v <= MAX_RSS_MB,
-            spec=".0f",
-            unit=" MB",
-        ),
-        Target(
-            f"{{rows:,}}-row mixed dry run: ≥ {MIN_ROWS_PER_S:,.0f} rows/s",
-            _rows_per_s,
-            lambda v: v >= MIN_ROWS_PER_S,
-            spec=",.0f",
-            unit=" rows/s",
-        ),
-    ],
-    notes=_notes,
+    contestants=_dry_run.contestants,
+    targets=_dry_run.targets("mixed dry run", max_rss_mb=300.0, min_rows_per_s=400_000.0),
+    notes=_dry_run.notes(
+        (
+            "- the whole process: start-up, the private copy of the input, validation, the "
+            "results file and the summary",
+        )
+    ),
 )
