@@ -21,6 +21,16 @@ import polars as pl
 
 from batchtool import api, errors, model
 from batchtool.model import Request
+from batchtool.plan.columns import (
+    ERROR,
+    LOOKUP_KEY,
+    LOOKUP_VALUE,
+    PRESET_ERROR,
+    PRESET_STATUS,
+    SEPARATOR,
+    VALID,
+    WARNING,
+)
 from batchtool.reader import (
     BOOKKEEPING_PREFIX,
     IGNORED_PREFIX,
@@ -31,16 +41,27 @@ from batchtool.reader import (
     ROW,
 )
 
-VALID: Final = "_valid"
-ERROR: Final = "_error"
-LOOKUP_KEY: Final = "_lookup_key"
-LOOKUP_VALUE: Final = "_lookup_value"
-PRESET_STATUS: Final = "_preset_status"
-PRESET_ERROR: Final = "_preset_error"
+__all__ = [
+    "ERROR",
+    "LOOKUP_KEY",
+    "LOOKUP_VALUE",
+    "PRESET_ERROR",
+    "PRESET_STATUS",
+    "PRESET_STATUSES",
+    "VALID",
+    "WARNING",
+    "PlanSummary",
+    "normalise_operation",
+    "plan_frame",
+    "preset",
+    "requests_from",
+    "summarise",
+    "to_send",
+    "with_warnings",
+]
+
 #: Statuses a selection step may give a row instead of sending it.
 PRESET_STATUSES: Final[tuple[str, ...]] = (model.UNCHANGED, model.SKIPPED)
-#: What is odd about a row that is sent anyway, for the person to check; null when nothing.
-WARNING: Final = "_warning"
 
 
 _NORMALISED: Final = "__plan_operation"
@@ -48,7 +69,6 @@ _BAD_KEEP: Final = "__plan_bad_keep"
 
 #: A column by name, or a null text literal when the input lacks it.
 _ColumnGetter = Callable[[str], pl.Expr]
-_SEPARATOR: Final = "; "
 #: Unknown keep names per row that get a did-you-mean; any further ones are just named.
 _SUGGESTED_KEEP_NAMES: Final = 3
 
@@ -178,9 +198,9 @@ def plan_frame(frame: pl.LazyFrame, *, default_operation: str | None = None) -> 
         *_masked_password(col, names),
         *_damaged_lookups(present),
     ]
-    error = pl.concat_str(reasons, separator=_SEPARATOR, ignore_nulls=True)
+    error = pl.concat_str(reasons, separator=SEPARATOR, ignore_nulls=True)
     warnings = _damaged_values(present)
-    joined = pl.concat_str(warnings, separator=_SEPARATOR, ignore_nulls=True)
+    joined = pl.concat_str(warnings, separator=SEPARATOR, ignore_nulls=True)
     warning = pl.when(joined != "").then(joined) if warnings else pl.lit(None, dtype=pl.String)
     return (
         frame.with_columns(
@@ -467,7 +487,7 @@ def _keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]
     rest = bad.list.slice(_SUGGESTED_KEEP_NAMES)
     messages.append(
         pl.when(rest.list.len() > 0).then(
-            rest.list.eval(unknown(pl.element())).list.join(_SEPARATOR)
+            rest.list.eval(unknown(pl.element())).list.join(SEPARATOR)
         )
     )
     return [
@@ -477,7 +497,7 @@ def _keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]
             )
         ),
         pl.when(checked & (bad.list.len() > 0)).then(
-            pl.concat_str(messages, separator=_SEPARATOR, ignore_nulls=True)
+            pl.concat_str(messages, separator=SEPARATOR, ignore_nulls=True)
         ),
         pl.when(op.is_not_null() & ~checked & keep.is_not_null()).then(
             pl.lit(f"keep is only for {api.FORGET} rows")
