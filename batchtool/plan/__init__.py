@@ -31,6 +31,7 @@ from batchtool.plan.columns import (
     VALID,
     WARNING,
 )
+from batchtool.plan.tables import Table, table_of, translate
 from batchtool.reader import (
     BOOKKEEPING_PREFIX,
     IGNORED_PREFIX,
@@ -115,31 +116,13 @@ def _keep_suggestions() -> dict[str, str]:
     return unambiguous | {name: name for name in api.KEEP_NAMES}
 
 
-#: A text -> text lookup usable in expressions: the keys as an Enum, the values in key order.
-_Table = tuple[pl.Enum, pl.Series]
-
-
-def _table(mapping: dict[str, str]) -> _Table:
-    return pl.Enum(list(mapping)), pl.Series(list(mapping.values()), dtype=pl.String)
-
-
-def _translate(text: pl.Expr, table: _Table) -> pl.Expr:
-    """The table's value for every cell, null where the cell is not a key.
-
-    Through an Enum cast rather than ``replace``/``replace_strict``: on a streamed 1M-row
-    file each of those added ~100 MB of peak memory; the cast adds none measurable.
-    """
-    keys, values = table
-    return pl.lit(values).gather(text.cast(keys, strict=False).to_physical())
-
-
-_OPERATION_TABLE: Final = _table(api.OPERATION_ALIASES)
+_OPERATION_TABLE: Final = table_of(api.OPERATION_ALIASES)
 
 
 @functools.cache
-def _keep_table() -> _Table:
+def _keep_table() -> Table:
     # Built on first use: it takes ~60 ms, and most files have no keep column to check.
-    return _table(_keep_suggestions())
+    return table_of(_keep_suggestions())
 
 
 def normalise_operation(name: str) -> str | None:
@@ -176,7 +159,7 @@ def plan_frame(frame: pl.LazyFrame, *, default_operation: str | None = None) -> 
     if default is not None:
         raw_op = raw_op.fill_null(pl.lit(default))
     # Cells arrive trimmed from the reader; only case is left to fold.
-    normalised = _translate(raw_op.str.to_lowercase(), _OPERATION_TABLE)
+    normalised = translate(raw_op.str.to_lowercase(), _OPERATION_TABLE)
     lookups = [k for k in api.LOOKUP_KEYS if k in present]
     lookup_key: pl.Expr = pl.lit(None, dtype=pl.String)
     for key in reversed(lookups):
@@ -481,7 +464,7 @@ def _keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]
     messages = []
     for index in range(_SUGGESTED_KEEP_NAMES):
         name = bad.list.get(index, null_on_oob=True)
-        guess = _translate(name.str.to_lowercase(), _keep_table())
+        guess = translate(name.str.to_lowercase(), _keep_table())
         hint = pl.concat_str(pl.lit(" — did you mean '"), guess, pl.lit("'?"))
         messages.append(pl.concat_str(unknown(name), hint.fill_null("")))
     rest = bad.list.slice(_SUGGESTED_KEEP_NAMES)
