@@ -17,7 +17,7 @@ from typing import Final
 
 import polars as pl
 
-from batchtool import api, errors, model
+from batchtool import api, errors
 from batchtool.model import Request
 from batchtool.plan.columns import (
     ERROR,
@@ -31,6 +31,7 @@ from batchtool.plan.columns import (
 )
 from batchtool.plan.keep import BAD_KEEP, keep_reasons, unknown_keep_names
 from batchtool.plan.numbers import damaged_lookups, damaged_values
+from batchtool.plan.presets import PRESET_STATUSES, preset, to_send
 from batchtool.plan.tables import table_of, translate
 from batchtool.reader import (
     BOOKKEEPING_PREFIX,
@@ -57,9 +58,6 @@ __all__ = [
     "to_send",
     "with_warnings",
 ]
-
-#: Statuses a selection step may give a row instead of sending it.
-PRESET_STATUSES: Final[tuple[str, ...]] = (model.UNCHANGED, model.SKIPPED)
 
 
 _NORMALISED: Final = "__plan_operation"
@@ -164,29 +162,6 @@ def plan_frame(frame: pl.LazyFrame, *, default_operation: str | None = None) -> 
             warning.alias(WARNING),
         )
     )
-
-
-def preset(
-    planned: pl.LazyFrame, where: pl.Expr, status: str, reason: str | pl.Expr | None = None
-) -> pl.LazyFrame:
-    """Give rows matching ``where`` the status ``status`` (and ``reason``) without sending them.
-
-    A row keeps the first preset it was given: selection steps apply in order, and an
-    earlier step's decision is not overwritten by a later one.
-    """
-    if status not in PRESET_STATUSES:
-        raise ValueError(f"a selection step may give {PRESET_STATUSES}, not {status!r}")
-    free = pl.col(PRESET_STATUS).is_null() & where.fill_null(False)
-    why = reason if isinstance(reason, pl.Expr) else pl.lit(reason, dtype=pl.String)
-    return planned.with_columns(
-        pl.when(free).then(pl.lit(status)).otherwise(pl.col(PRESET_STATUS)).alias(PRESET_STATUS),
-        pl.when(free).then(why).otherwise(pl.col(PRESET_ERROR)).alias(PRESET_ERROR),
-    )
-
-
-def to_send() -> pl.Expr:
-    """True for the rows a live run sends: valid, and not given a status by a selection step."""
-    return pl.col(VALID) & pl.col(PRESET_STATUS).is_null()
 
 
 def _output_columns(names: Sequence[str]) -> list[str]:
