@@ -10,15 +10,13 @@ rounded) but is not a lookup id, for the person to check.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 import polars as pl
 
 from batchtool import api, errors
-from batchtool.model import Request
 from batchtool.plan.columns import (
     ERROR,
     LOOKUP_KEY,
@@ -32,6 +30,7 @@ from batchtool.plan.columns import (
 from batchtool.plan.keep import BAD_KEEP, keep_reasons, unknown_keep_names
 from batchtool.plan.numbers import damaged_lookups, damaged_values
 from batchtool.plan.presets import PRESET_STATUSES, preset, to_send
+from batchtool.plan.requests import requests_from
 from batchtool.plan.tables import table_of, translate
 from batchtool.reader import (
     BOOKKEEPING_PREFIX,
@@ -68,7 +67,6 @@ _ColumnGetter = Callable[[str], pl.Expr]
 # Deliberately simple: catches the usual spreadsheet slips (missing @, missing domain, spaces)
 # without rejecting unusual but real addresses; the server has the final word.
 _EMAIL_PATTERN: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_KEEP_SPACING_PATTERN: Final = r"\s*,\s*"
 # Columns whose hidden frame columns are not input data: never sent, never checked.
 _HIDDEN_PREFIXES: Final = (IGNORED_PREFIX, BOOKKEEPING_PREFIX, NUMBER_PREFIX)
 
@@ -338,47 +336,6 @@ def _misplaced_params(op: pl.Expr) -> list[pl.Expr]:
             )
         )
     return reasons
-
-
-def requests_from(batch: pl.DataFrame) -> Iterator[Request]:
-    """The request of every valid row of a collected ``plan_frame`` batch, in row order.
-
-    Rows are read per operation so each group selects only the parameters its operation
-    takes; the groups are then merged back by position.
-    """
-    present = set(batch.columns)
-    positioned = batch.with_row_index("__position").filter(pl.col(VALID))
-    operation = pl.col(api.OPERATION_COLUMN)
-    groups = [
-        _requests_of(positioned.filter(operation == name), name, present) for name in api.OPERATIONS
-    ]
-    for _, request in heapq.merge(*groups, key=lambda pair: pair[0]):
-        yield request
-
-
-def _requests_of(
-    group: pl.DataFrame, operation: str, present: set[str]
-) -> Iterator[tuple[int, Request]]:
-    if group.is_empty():
-        return
-    params = [p for p in api.OPERATION_PARAMS[operation] if p in present]
-    values = [pl.col(p) for p in params]
-    if api.KEEP in params:
-        # Servers split keep on bare commas: "firstname, lastname" would keep only firstname
-        # and forget the rest, irreversibly.
-        values[params.index(api.KEEP)] = pl.col(api.KEEP).str.replace_all(
-            _KEEP_SPACING_PATTERN, ","
-        )
-    rows = group.select("__position", ROW, LOOKUP_KEY, LOOKUP_VALUE, *values).iter_rows()
-    if not params:
-        for position, row, key, value in rows:
-            lookup = (key, value)
-            yield position, Request(row, operation, lookup, (lookup,))
-        return
-    for position, row, key, value, *given in rows:
-        lookup = (key, value)
-        form = (lookup, *((p, v) for p, v in zip(params, given, strict=True) if v is not None))
-        yield position, Request(row, operation, lookup, form)
 
 
 @dataclass(frozen=True)
