@@ -54,7 +54,7 @@ IGNORED_PREFIX: Final = "ignored:"
 BOOKKEEPING_PREFIX: Final = "result:"
 #: Frame name prefix of a hidden column saying how the file stored a column's numbers, when
 #: that may have changed them: ``number:customer_id`` is null where the cell is plain, else
-#: one of the NUMBER_* values below. plan.py turns these into reasons and warnings.
+#: one of the NUMBER_* values below. plan/numbers.py turns these into reasons and warnings.
 NUMBER_PREFIX: Final = "number:"
 #: An Excel number cell of more than 15 digits: Excel keeps 15, so the rest may be rounded.
 NUMBER_EXCEL_ROUNDED: Final = "excel-rounded"
