@@ -1,4 +1,4 @@
-"""plan.py: every validation rule of DESIGN §3, the lookup priority of §2, and the wire form."""
+"""batchtool.plan: each validation rule of DESIGN §3, the lookup priority of §2, the wire form."""
 
 from __future__ import annotations
 
