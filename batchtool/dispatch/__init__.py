@@ -23,14 +23,8 @@ How it is built (DESIGN §4):
   HTTP answer while none ever came) starts nothing more; requests in flight may finish.
 """
 
-from batchtool.dispatch.engine import (
-    AUTO,
-    DEFAULT_MAX_CONCURRENCY,
-    DispatchConfig,
-    DispatchReport,
-    Sender,
-    dispatch,
-)
+from batchtool.dispatch.config import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
+from batchtool.dispatch.engine import DispatchReport, Sender, dispatch
 
 __all__ = [
     "AUTO",
