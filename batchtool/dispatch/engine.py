@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
-
 from batchtool import model
 from batchtool.dispatch.config import DispatchConfig
+from batchtool.dispatch.retry import RetryPolicy
 from batchtool.limiter import AdaptiveLimit
 
 #: Answers that mean "too much, slow down" (an answer with no status and worth retrying is a
@@ -105,7 +104,6 @@ class _Engine:
         self._stop = stop
         self._sleep_fn = sleep
         self._clock = clock
-        self._rng = rng
         self._interval = 1.0 / config.rate_limit if config.rate_limit else 0.0
         self._next_start = -math.inf
 
@@ -127,6 +125,7 @@ class _Engine:
         self._interrupted = False
         self._feed_error: BaseException | None = None
         self._requests_sent = 0
+        self._retries = RetryPolicy(config, sleep=self._sleep_or_halt, rng=rng)
 
         # How a row's every request goes out: straight away, or (adaptive) through the gate.
         self._send_row: Callable[[_Row], Awaitable[model.Attempt]] = self._send
@@ -273,21 +272,7 @@ class _Engine:
         if final.retryable and self._config.max_attempts > 1:
             # Tenacity only for rows that need a retry: most rows succeed the first time, and
             # building a retry loop for each would cost more CPU than the request itself.
-            # Its first call hands back the answer already in hand, so its attempt numbers
-            # are the row's.
-            replay = [final]
-
-            async def attempt() -> model.Attempt:
-                return replay.pop() if replay else await self._send_row(row)
-
-            retrying = AsyncRetrying(
-                sleep=self._sleep_or_halt,
-                stop=stop_after_attempt(self._config.max_attempts),
-                wait=self._wait,
-                retry=retry_if_result(_is_retryable),
-                retry_error_callback=_last_result,
-            )
-            final = await retrying(attempt)
+            final = await self._retries.retry(final, self._send_row, row)
         self._report(row, final)
 
     def _report(self, row: _Row, final: model.Attempt) -> None:
@@ -407,18 +392,7 @@ class _Engine:
                 self._in_flight += 1
                 waiter.set_result(True)
 
-    # -- retry timing ------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Seconds before the next attempt: the server's Retry-After, else full-jitter backoff."""
-        assert state.outcome is not None
-        last: model.Attempt = state.outcome.result()
-        config = self._config
-        if last.retry_after is not None:
-            return min(max(last.retry_after, 0.0), config.retry_after_max_s)
-        exponent = min(state.attempt_number - 1, 64)  # 2**64 is beyond any sane cap already
-        ceiling = min(config.backoff_max_s, config.backoff_base_s * 2**exponent)
-        return self._rng.uniform(0.0, ceiling)
+    # -- waiting ---------------------------------------------------------------------------
 
     async def _sleep_or_halt(self, seconds: float) -> None:
         """Sleep, but give up at once (``_Halted``) when the run stops meanwhile."""
@@ -445,17 +419,6 @@ class _Row:
         self.request = request
         self.attempts = 0
         self.started = 0.0
-
-
-def _is_retryable(attempt: model.Attempt) -> bool:
-    return attempt.retryable
-
-
-def _last_result(state: RetryCallState) -> model.Attempt:
-    # Out of attempts: the last answer is the row's answer (the caller says "gave up").
-    assert state.outcome is not None
-    result: model.Attempt = state.outcome.result()
-    return result
 
 
 def _abort_reason(attempt: model.Attempt) -> str:
