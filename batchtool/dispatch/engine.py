@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections import deque
@@ -13,13 +12,8 @@ from typing import Any, Final, Protocol
 
 from batchtool import model
 from batchtool.dispatch.config import DispatchConfig
+from batchtool.dispatch.pacing import Gate, Halted, RateLimit
 from batchtool.dispatch.retry import RetryPolicy
-from batchtool.limiter import AdaptiveLimit
-
-#: Answers that mean "too much, slow down" (an answer with no status and worth retrying is a
-#: refused or reset connection or a timeout: overload too). 502 and 504 are what nginx says
-#: when the application behind it is overwhelmed or too slow.
-OVERLOAD_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 _Lookup = tuple[str, str]
 
@@ -40,10 +34,6 @@ class DispatchReport:
     #: The limit on requests in flight, averaged over the run's time (the fixed concurrency
     #: when fixed); None when nothing ran.
     mean_concurrency: float | None = None
-
-
-class _Halted(Exception):
-    """The run is stopping: the row at hand gets no outcome and is not started again."""
 
 
 async def dispatch(
@@ -104,8 +94,7 @@ class _Engine:
         self._stop = stop
         self._sleep_fn = sleep
         self._clock = clock
-        self._interval = 1.0 / config.rate_limit if config.rate_limit else 0.0
-        self._next_start = -math.inf
+        self._rate = RateLimit(config.rate_limit, clock) if config.rate_limit else None
 
         # Rows pulled but not final; the feeder waits for room.
         self._room = asyncio.Semaphore(config.effective_buffer_rows)
@@ -129,13 +118,7 @@ class _Engine:
 
         # How a row's every request goes out: straight away, or (adaptive) through the gate.
         self._send_row: Callable[[_Row], Awaitable[model.Attempt]] = self._send
-        # Adaptive concurrency only: the limiter and the gate it sets.
-        self._limiter: AdaptiveLimit | None = None
-        self._limit = self._workers
-        self._in_flight = 0
-        # Requests waiting for a place at the gate, first come first served; each future's
-        # result says whether it got one (False: the run is stopping).
-        self._gate_queue: deque[asyncio.Future[bool]] = deque()
+        self._gate: Gate[_Row] | None = None  # adaptive concurrency only
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -143,11 +126,18 @@ class _Engine:
         if self._stop is not None and self._stop.is_set():
             return DispatchReport(aborted=None, interrupted=True, requests_sent=0)
         if self._config.adaptive:
-            self._limiter = AdaptiveLimit(maximum=self._workers, clock=self._clock)
-            self._limit = self._limiter.limit
-            self._send_row = self._send_gated
+            # Through the gate before the rate limit: a start reserved while waiting at the
+            # gate would be spent late, and several such could then start at once.
+            self._gate = Gate(
+                self._send,
+                maximum=self._workers,
+                clock=self._clock,
+                halting=self._halting,
+                on_limit=self._on_limit,
+            )
+            self._send_row = self._gate.send
         if self._on_limit is not None:
-            self._on_limit(self._limit)
+            self._on_limit(self._gate.limit if self._gate else self._workers)
         workers = {asyncio.create_task(self._work()) for _ in range(self._workers)}
         feeder = asyncio.create_task(self._feed(rows))
         stop_wait = asyncio.create_task(self._stop.wait()) if self._stop is not None else None
@@ -182,7 +172,7 @@ class _Engine:
             aborted=self._aborted,
             interrupted=self._interrupted,
             requests_sent=self._requests_sent,
-            mean_concurrency=self._limiter.mean() if self._limiter else float(self._limit),
+            mean_concurrency=self._gate.mean() if self._gate else float(self._workers),
         )
 
     async def _wait_grace(self) -> None:
@@ -196,10 +186,8 @@ class _Engine:
         self._halt_event.set()
         for _ in range(self._workers):
             self._ready.put_nowait(None)
-        while self._gate_queue:
-            waiter = self._gate_queue.popleft()
-            if not waiter.done():
-                waiter.set_result(False)
+        if self._gate is not None:
+            self._gate.close()
 
     def _halting(self) -> bool:
         # The stop event is checked directly too: between its being set and the run loop
@@ -254,7 +242,7 @@ class _Engine:
                     return
                 try:
                     await self._run_row(request)
-                except _Halted:
+                except Halted:
                     return
                 self._room.release()
                 # Continue this customer's chain here: its next row may start only now.
@@ -305,43 +293,29 @@ class _Engine:
             )
         )
 
-    async def _send_gated(self, row: _Row) -> model.Attempt:
-        """``_send`` once the gate lets it through (adaptive concurrency)."""
-        # Through the gate before the rate limit: a start reserved while waiting at the gate
-        # would be spent late, and several such could then start at once.
-        if self._in_flight < self._limit and not self._gate_queue:
-            self._in_flight += 1  # room at once, the usual case: no coroutine to wait in
-        else:
-            await self._wait_at_gate()
-        try:
-            return await self._send(row)
-        finally:
-            self._leave_gate()
-
     async def _send(self, row: _Row) -> model.Attempt:
-        """One request within the rate limit; never raises but ``_Halted`` (nothing sent then)."""
-        if self._interval:
-            now = self._clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval  # reserved before waiting: no two share it
-            if start > now:
-                await self._sleep_or_halt(start - now)
+        """One request within the rate limit; never raises but ``Halted`` (nothing sent then)."""
+        rate = self._rate
+        if rate is not None:
+            wait = rate.reserve()
+            if wait > 0:
+                await self._sleep_or_halt(wait)
         if self._halting():
-            raise _Halted
+            raise Halted
         if not row.attempts:
             row.started = self._clock()  # after any rate-limit wait: the row's own time
         row.attempts += 1
         self._requests_sent += 1
-        limiter = self._limiter
-        sent_at = self._clock() if limiter is not None else 0.0
+        gate = self._gate
+        sent_at = self._clock() if gate is not None else 0.0
         try:
             attempt = await self._sender.send(row.request)
         except Exception as exc:  # a bug in a sender must cost one row, not the run
             attempt = model.Attempt(
                 ok=False, http_status=None, error=f"internal error: {type(exc).__name__}: {exc}"
             )
-        if limiter is not None:
-            self._learn(limiter, sent_at, attempt)
+        if gate is not None:
+            gate.learn(sent_at, attempt)
         if attempt.http_status is not None:
             self._answered = True
         if attempt.auth_refused and self._aborted is None:
@@ -349,55 +323,12 @@ class _Engine:
             self._halt()
         return attempt
 
-    # -- adaptive concurrency --------------------------------------------------------------
-
-    def _learn(self, limiter: AdaptiveLimit, sent_at: float, attempt: model.Attempt) -> None:
-        status = attempt.http_status
-        overload = status in OVERLOAD_STATUSES or (status is None and attempt.retryable)
-        limiter.on_answer(sent_at, in_flight=self._in_flight, overload=overload, ok=attempt.ok)
-        limit = limiter.limit
-        if limit != self._limit:
-            self._limit = limit
-            self._open_gate()
-            if self._on_limit is not None:
-                self._on_limit(limit)
-
-    async def _wait_at_gate(self) -> None:
-        """Wait for a place under the limit, first come first served; ``_Halted`` when the
-        run stops meanwhile."""
-        if self._halting():
-            raise _Halted
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._gate_queue.append(waiter)
-        try:
-            admitted = await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.result():
-                self._in_flight -= 1  # admitted just as it was cancelled: give the place back
-            raise
-        if not admitted:
-            raise _Halted
-
-    def _leave_gate(self) -> None:
-        self._in_flight -= 1
-        self._open_gate()
-
-    def _open_gate(self) -> None:
-        """Admit waiting requests while there is room under the limit (places are counted
-        when given, so a request admitted but not yet running holds its place)."""
-        queue = self._gate_queue
-        while queue and self._in_flight < self._limit:
-            waiter = queue.popleft()
-            if not waiter.done():  # a cancelled waiter gave up its turn
-                self._in_flight += 1
-                waiter.set_result(True)
-
     # -- waiting ---------------------------------------------------------------------------
 
     async def _sleep_or_halt(self, seconds: float) -> None:
-        """Sleep, but give up at once (``_Halted``) when the run stops meanwhile."""
+        """Sleep, but give up at once (``Halted``) when the run stops meanwhile."""
         if self._halting():
-            raise _Halted
+            raise Halted
         if seconds > 0:
             nap = asyncio.ensure_future(self._sleep_fn(seconds))
             halt = asyncio.create_task(self._halt_event.wait())
@@ -407,7 +338,7 @@ class _Engine:
                 nap.cancel()
                 halt.cancel()
         if self._halting():
-            raise _Halted
+            raise Halted
 
 
 class _Row:
