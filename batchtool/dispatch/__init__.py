@@ -21,6 +21,10 @@ How it is built (DESIGN §4):
   gate and no limiter: its hot path only checks that there is none.
 - Stopping (401/403, the ``stop`` event, or the first UNREACHABLE_ROWS rows failing with no
   HTTP answer while none ever came) starts nothing more; requests in flight may finish.
+
+The package's modules, one job each: ``config`` (the options, checked when built),
+``engine`` (feeder, chains, workers, stop conditions, the report), ``pacing`` (the rate
+limit and the gate) and ``retry`` (the waits between attempts, tenacity's loop).
 """
 
 from batchtool.dispatch.config import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
