@@ -1,138 +1,21 @@
-"""The engine: sends a stream of requests (bounded concurrency and memory, per-customer order,
-rate limit, retries, stop conditions) and reports one outcome per finished row.
-
-How it is built (DESIGN §4):
-
-- One feeder pulls rows from the (lazy, possibly huge) iterator only while fewer than
-  ``buffer_rows`` rows are in the engine (pulled but not final), so memory is bounded
-  whatever the file size.
-- Rows sharing a lookup (key and value) form a chain: only its head is handed to the workers;
-  the worker that finishes a row (after all its retries) continues with the next row of the
-  same chain. So a customer's rows run one at a time in input order and different customers
-  run in parallel. A hot customer with 10,000 rows keeps one worker busy; once its queued rows
-  fill the buffer, the feeder waits for room, so memory stays bounded at the price of less
-  look-ahead. ``customer_id=191`` and ``subscription_id=S9`` may be the same customer, but
-  nothing here can know that: they are ordered independently.
-- ``concurrency`` workers, each running one row at a time; retries are tenacity's, with
-  waits that end early when the run stops. With ``concurrency="auto"`` there are
-  ``max_concurrency`` workers and a gate: a request starts only while fewer than the
-  limiter's current limit (``limiter.AdaptiveLimit``, fed every answer) are in flight. A row
-  waiting for a retry holds its worker but no place at the gate. A fixed concurrency has no
-  gate and no limiter: its hot path only checks that there is none.
-- Stopping (401/403, the ``stop`` event, or the first UNREACHABLE_ROWS rows failing with no
-  HTTP answer while none ever came) starts nothing more; requests in flight may finish.
-"""
+"""The engine: feeds rows to workers in per-customer chains, sends them, and stops when it must."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
-
-from batchtool import errors, model
-from batchtool.limiter import AdaptiveLimit
-
-#: Rows in the engine when DispatchConfig.buffer_rows is not given: per worker, plenty of
-#: look-ahead past a customer's queued rows, and still only a few MB of Requests.
-BUFFER_ROWS_PER_WORKER = 64
-MIN_BUFFER_ROWS = 1024
-
-#: ``DispatchConfig.concurrency`` that adapts to the server (the default).
-AUTO: Final = "auto"
-#: Requests in flight at most, when adaptive and ``max_concurrency`` is not given.
-DEFAULT_MAX_CONCURRENCY: Final = 64
-
-#: Answers that mean "too much, slow down" (an answer with no status and worth retrying is a
-#: refused or reset connection or a timeout: overload too). 502 and 504 are what nginx says
-#: when the application behind it is overwhelmed or too slow.
-OVERLOAD_STATUSES: Final = frozenset({429, 502, 503, 504})
+from batchtool import model
+from batchtool.dispatch.config import DispatchConfig
+from batchtool.dispatch.pacing import Gate, Halted, RateLimit
+from batchtool.dispatch.retry import RetryPolicy
 
 _Lookup = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class DispatchConfig:
-    """How to send: concurrency, pacing, retries and the stop grace period.
-
-    ``concurrency``: ``"auto"`` adapts the requests in flight between 1 and
-    ``max_concurrency`` (default 64) to the server's answers; a whole number fixes it.
-    """
-
-    concurrency: int | Literal["auto"] = AUTO
-    max_concurrency: int | None = None  # only with "auto"
-    rate_limit: float | None = None  # requests started per second, retries included
-    max_attempts: int = 5  # requests per row, the first included
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    retry_after_max_s: float = 300.0
-    grace_s: float = 10.0  # after stop: how long in-flight requests may take to finish
-    #: Rows pulled from the input but not final yet, at most; None: a default from concurrency.
-    buffer_rows: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.concurrency != AUTO:
-            _whole(self.concurrency, "--concurrency", minimum=1, or_auto=True)
-            if self.max_concurrency is not None:
-                raise errors.UsageError(
-                    f"--max-concurrency applies only to --concurrency auto, not to a fixed "
-                    f"--concurrency {self.concurrency} — give one or the other"
-                )
-        elif self.max_concurrency is not None:
-            _whole(self.max_concurrency, "--max-concurrency", minimum=1)
-        _whole(self.max_attempts, "--max-attempts", minimum=1)
-        if self.rate_limit is not None:
-            _number(self.rate_limit, "--rate-limit", "requests per second", positive=True)
-        _number(self.backoff_base_s, "backoff_base_s", "seconds")
-        _number(self.backoff_max_s, "backoff_max_s", "seconds")
-        _number(self.retry_after_max_s, "retry_after_max_s", "seconds")
-        _number(self.grace_s, "grace_s", "seconds")
-        if self.buffer_rows is not None:
-            _whole(self.buffer_rows, "buffer_rows", minimum=1)
-
-    @property
-    def adaptive(self) -> bool:
-        return self.concurrency == AUTO
-
-    @property
-    def max_in_flight(self) -> int:
-        """Requests in flight at most: the fixed concurrency, or the adaptive limit's ceiling
-        (what the HTTP connection pool must allow)."""
-        if isinstance(self.concurrency, int):
-            return self.concurrency
-        return self.max_concurrency or DEFAULT_MAX_CONCURRENCY
-
-    @property
-    def effective_buffer_rows(self) -> int:
-        if self.buffer_rows is not None:
-            return self.buffer_rows
-        return max(MIN_BUFFER_ROWS, BUFFER_ROWS_PER_WORKER * self.max_in_flight)
-
-
-def _whole(value: object, name: str, *, minimum: int, or_auto: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        auto = f" or {AUTO}" if or_auto else ""
-        raise errors.UsageError(
-            f"{name} must be a whole number of at least {minimum}{auto}, not {value!r}"
-        )
-
-
-def _number(value: object, name: str, unit: str, *, positive: bool = False) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-    )
-    if not ok:
-        need = "more than 0" if positive else "0 or more"
-        raise errors.UsageError(f"{name} must be a number of {unit}, {need}, not {value!r}")
 
 
 class Sender(Protocol):
@@ -151,10 +34,6 @@ class DispatchReport:
     #: The limit on requests in flight, averaged over the run's time (the fixed concurrency
     #: when fixed); None when nothing ran.
     mean_concurrency: float | None = None
-
-
-class _Halted(Exception):
-    """The run is stopping: the row at hand gets no outcome and is not started again."""
 
 
 async def dispatch(
@@ -215,9 +94,7 @@ class _Engine:
         self._stop = stop
         self._sleep_fn = sleep
         self._clock = clock
-        self._rng = rng
-        self._interval = 1.0 / config.rate_limit if config.rate_limit else 0.0
-        self._next_start = -math.inf
+        self._rate = RateLimit(config.rate_limit, clock) if config.rate_limit else None
 
         # Rows pulled but not final; the feeder waits for room.
         self._room = asyncio.Semaphore(config.effective_buffer_rows)
@@ -237,16 +114,11 @@ class _Engine:
         self._interrupted = False
         self._feed_error: BaseException | None = None
         self._requests_sent = 0
+        self._retries = RetryPolicy(config, sleep=self._sleep_or_halt, rng=rng)
 
         # How a row's every request goes out: straight away, or (adaptive) through the gate.
         self._send_row: Callable[[_Row], Awaitable[model.Attempt]] = self._send
-        # Adaptive concurrency only: the limiter and the gate it sets.
-        self._limiter: AdaptiveLimit | None = None
-        self._limit = self._workers
-        self._in_flight = 0
-        # Requests waiting for a place at the gate, first come first served; each future's
-        # result says whether it got one (False: the run is stopping).
-        self._gate_queue: deque[asyncio.Future[bool]] = deque()
+        self._gate: Gate[_Row] | None = None  # adaptive concurrency only
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -254,11 +126,18 @@ class _Engine:
         if self._stop is not None and self._stop.is_set():
             return DispatchReport(aborted=None, interrupted=True, requests_sent=0)
         if self._config.adaptive:
-            self._limiter = AdaptiveLimit(maximum=self._workers, clock=self._clock)
-            self._limit = self._limiter.limit
-            self._send_row = self._send_gated
+            # Through the gate before the rate limit: a start reserved while waiting at the
+            # gate would be spent late, and several such could then start at once.
+            self._gate = Gate(
+                self._send,
+                maximum=self._workers,
+                clock=self._clock,
+                halting=self._halting,
+                on_limit=self._on_limit,
+            )
+            self._send_row = self._gate.send
         if self._on_limit is not None:
-            self._on_limit(self._limit)
+            self._on_limit(self._gate.limit if self._gate else self._workers)
         workers = {asyncio.create_task(self._work()) for _ in range(self._workers)}
         feeder = asyncio.create_task(self._feed(rows))
         stop_wait = asyncio.create_task(self._stop.wait()) if self._stop is not None else None
@@ -293,7 +172,7 @@ class _Engine:
             aborted=self._aborted,
             interrupted=self._interrupted,
             requests_sent=self._requests_sent,
-            mean_concurrency=self._limiter.mean() if self._limiter else float(self._limit),
+            mean_concurrency=self._gate.mean() if self._gate else float(self._workers),
         )
 
     async def _wait_grace(self) -> None:
@@ -307,10 +186,8 @@ class _Engine:
         self._halt_event.set()
         for _ in range(self._workers):
             self._ready.put_nowait(None)
-        while self._gate_queue:
-            waiter = self._gate_queue.popleft()
-            if not waiter.done():
-                waiter.set_result(False)
+        if self._gate is not None:
+            self._gate.close()
 
     def _halting(self) -> bool:
         # The stop event is checked directly too: between its being set and the run loop
@@ -365,7 +242,7 @@ class _Engine:
                     return
                 try:
                     await self._run_row(request)
-                except _Halted:
+                except Halted:
                     return
                 self._room.release()
                 # Continue this customer's chain here: its next row may start only now.
@@ -383,21 +260,7 @@ class _Engine:
         if final.retryable and self._config.max_attempts > 1:
             # Tenacity only for rows that need a retry: most rows succeed the first time, and
             # building a retry loop for each would cost more CPU than the request itself.
-            # Its first call hands back the answer already in hand, so its attempt numbers
-            # are the row's.
-            replay = [final]
-
-            async def attempt() -> model.Attempt:
-                return replay.pop() if replay else await self._send_row(row)
-
-            retrying = AsyncRetrying(
-                sleep=self._sleep_or_halt,
-                stop=stop_after_attempt(self._config.max_attempts),
-                wait=self._wait,
-                retry=retry_if_result(_is_retryable),
-                retry_error_callback=_last_result,
-            )
-            final = await retrying(attempt)
+            final = await self._retries.retry(final, self._send_row, row)
         self._report(row, final)
 
     def _report(self, row: _Row, final: model.Attempt) -> None:
@@ -430,43 +293,29 @@ class _Engine:
             )
         )
 
-    async def _send_gated(self, row: _Row) -> model.Attempt:
-        """``_send`` once the gate lets it through (adaptive concurrency)."""
-        # Through the gate before the rate limit: a start reserved while waiting at the gate
-        # would be spent late, and several such could then start at once.
-        if self._in_flight < self._limit and not self._gate_queue:
-            self._in_flight += 1  # room at once, the usual case: no coroutine to wait in
-        else:
-            await self._wait_at_gate()
-        try:
-            return await self._send(row)
-        finally:
-            self._leave_gate()
-
     async def _send(self, row: _Row) -> model.Attempt:
-        """One request within the rate limit; never raises but ``_Halted`` (nothing sent then)."""
-        if self._interval:
-            now = self._clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval  # reserved before waiting: no two share it
-            if start > now:
-                await self._sleep_or_halt(start - now)
+        """One request within the rate limit; never raises but ``Halted`` (nothing sent then)."""
+        rate = self._rate
+        if rate is not None:
+            wait = rate.reserve()
+            if wait > 0:
+                await self._sleep_or_halt(wait)
         if self._halting():
-            raise _Halted
+            raise Halted
         if not row.attempts:
             row.started = self._clock()  # after any rate-limit wait: the row's own time
         row.attempts += 1
         self._requests_sent += 1
-        limiter = self._limiter
-        sent_at = self._clock() if limiter is not None else 0.0
+        gate = self._gate
+        sent_at = self._clock() if gate is not None else 0.0
         try:
             attempt = await self._sender.send(row.request)
         except Exception as exc:  # a bug in a sender must cost one row, not the run
             attempt = model.Attempt(
                 ok=False, http_status=None, error=f"internal error: {type(exc).__name__}: {exc}"
             )
-        if limiter is not None:
-            self._learn(limiter, sent_at, attempt)
+        if gate is not None:
+            gate.learn(sent_at, attempt)
         if attempt.http_status is not None:
             self._answered = True
         if attempt.auth_refused and self._aborted is None:
@@ -474,66 +323,12 @@ class _Engine:
             self._halt()
         return attempt
 
-    # -- adaptive concurrency --------------------------------------------------------------
-
-    def _learn(self, limiter: AdaptiveLimit, sent_at: float, attempt: model.Attempt) -> None:
-        status = attempt.http_status
-        overload = status in OVERLOAD_STATUSES or (status is None and attempt.retryable)
-        limiter.on_answer(sent_at, in_flight=self._in_flight, overload=overload, ok=attempt.ok)
-        limit = limiter.limit
-        if limit != self._limit:
-            self._limit = limit
-            self._open_gate()
-            if self._on_limit is not None:
-                self._on_limit(limit)
-
-    async def _wait_at_gate(self) -> None:
-        """Wait for a place under the limit, first come first served; ``_Halted`` when the
-        run stops meanwhile."""
-        if self._halting():
-            raise _Halted
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._gate_queue.append(waiter)
-        try:
-            admitted = await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.result():
-                self._in_flight -= 1  # admitted just as it was cancelled: give the place back
-            raise
-        if not admitted:
-            raise _Halted
-
-    def _leave_gate(self) -> None:
-        self._in_flight -= 1
-        self._open_gate()
-
-    def _open_gate(self) -> None:
-        """Admit waiting requests while there is room under the limit (places are counted
-        when given, so a request admitted but not yet running holds its place)."""
-        queue = self._gate_queue
-        while queue and self._in_flight < self._limit:
-            waiter = queue.popleft()
-            if not waiter.done():  # a cancelled waiter gave up its turn
-                self._in_flight += 1
-                waiter.set_result(True)
-
-    # -- retry timing ------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Seconds before the next attempt: the server's Retry-After, else full-jitter backoff."""
-        assert state.outcome is not None
-        last: model.Attempt = state.outcome.result()
-        config = self._config
-        if last.retry_after is not None:
-            return min(max(last.retry_after, 0.0), config.retry_after_max_s)
-        exponent = min(state.attempt_number - 1, 64)  # 2**64 is beyond any sane cap already
-        ceiling = min(config.backoff_max_s, config.backoff_base_s * 2**exponent)
-        return self._rng.uniform(0.0, ceiling)
+    # -- waiting ---------------------------------------------------------------------------
 
     async def _sleep_or_halt(self, seconds: float) -> None:
-        """Sleep, but give up at once (``_Halted``) when the run stops meanwhile."""
+        """Sleep, but give up at once (``Halted``) when the run stops meanwhile."""
         if self._halting():
-            raise _Halted
+            raise Halted
         if seconds > 0:
             nap = asyncio.ensure_future(self._sleep_fn(seconds))
             halt = asyncio.create_task(self._halt_event.wait())
@@ -543,7 +338,7 @@ class _Engine:
                 nap.cancel()
                 halt.cancel()
         if self._halting():
-            raise _Halted
+            raise Halted
 
 
 class _Row:
@@ -557,17 +352,6 @@ class _Row:
         self.started = 0.0
 
 
-def _is_retryable(attempt: model.Attempt) -> bool:
-    return attempt.retryable
-
-
-def _last_result(state: RetryCallState) -> model.Attempt:
-    # Out of attempts: the last answer is the row's answer (the caller says "gave up").
-    assert state.outcome is not None
-    result: model.Attempt = state.outcome.result()
-    return result
-
-
 def _abort_reason(attempt: model.Attempt) -> str:
     status = attempt.http_status
     message = attempt.error or "no message"
@@ -575,6 +359,3 @@ def _abort_reason(attempt: model.Attempt) -> str:
     if message.startswith(prefix):
         message = message[len(prefix) :]
     return f"authentication refused (HTTP {status}): {message} — check the api key and api username"
-
-
-__all__ = ["AUTO", "DispatchConfig", "DispatchReport", "Sender", "dispatch"]
