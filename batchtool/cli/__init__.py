@@ -1,4 +1,4 @@
-"""The ``batchtool`` command: parse options, call the library, print, map outcomes to exit codes.
+"""The ``batchtool`` command: parse options, call the library, print, map reports to exit codes.
 
 No logic lives here that the Python API (``batchtool.run_batch``) lacks.
 """
@@ -16,15 +16,23 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
-from batchtool import api
 from batchtool.atomic import check_writable
-from batchtool.config import resolve_credentials
-from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
+from batchtool.cli.options import (
+    CredentialArgs,
+    DispatchArgs,
+    ReadArgs,
+    ReportArgs,
+    credential_options,
+    data_dir_option,
+    dispatch_options,
+    read_options,
+    report_options,
+    sync_options,
+)
+from batchtool.dispatch import AUTO
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.jsonlog import JsonLog
-from batchtool.options import ReadOptions
 from batchtool.progress import render_summary
-from batchtool.reader import FORMATS
 from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
 from batchtool.report_files import write_metrics, write_summary_json
 from batchtool.runner import run_batch
@@ -67,49 +75,6 @@ class _RunCommand(click.Command):
             sys.exit(exc.exit_code)
 
 
-def _parse_map(values: Sequence[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in values:
-        header, sep, target = item.rpartition("=")
-        if not sep or not header.strip() or not target.strip():
-            raise click.BadParameter(
-                f"'{item}' is not HEADER=FIELD, e.g. --map \"E-mail address=email\"",
-                param_hint="--map",
-            )
-        mapping[header.strip()] = target.strip()
-    return mapping
-
-
-#: The most requests in flight an option may ask for.
-MAX_CONCURRENCY = 1024
-
-
-class _Concurrency(click.ParamType[int | Literal["auto"]]):
-    """``auto`` or a whole number of requests in flight."""
-
-    name = "auto|N"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int | Literal["auto"]:
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            text = str(value).strip()
-            if text.lower() == AUTO:
-                return AUTO
-            try:
-                number = int(text)
-            except ValueError:
-                self.fail(f"{value!r} is neither auto nor a whole number, e.g. 8", param, ctx)
-        if not 1 <= number <= MAX_CONCURRENCY:
-            self.fail(f"{number} is not auto or a number from 1 to {MAX_CONCURRENCY}", param, ctx)
-        return number
-
-
-_CONCURRENCY = _Concurrency()
-
-
 def _print_plan(report: RunReport) -> None:
     plan = report.plan
     click.echo(f"{plan.total} row(s) read from {report.input_path}")
@@ -137,142 +102,6 @@ def _print_plan(report: RunReport) -> None:
             click.echo(f"  {line}")
 
 
-def _read_options(f: F) -> F:
-    """Options that say how to read and plan the input, shared by every command that reads it."""
-    decorators = [
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(FORMATS),
-            help="Input format; default: by extension.",
-        ),
-        click.option("--sheet", help="Excel sheet name (default: the first sheet)."),
-        click.option(
-            "--encoding",
-            help="Text encoding of a CSV/TSV that is not UTF-8 and has no byte order mark, "
-            "e.g. latin-1.",
-        ),
-        click.option(
-            "--delimiter",
-            metavar="CHAR",
-            help="CSV/TSV delimiter, e.g. ';' or tab; default: detected from the header line.",
-        ),
-        click.option(
-            "--header-row",
-            type=click.IntRange(min=1),
-            metavar="N",
-            help="Line (CSV/TSV) or sheet row (Excel) of the header; default: the first, or "
-            "the first below a title that names known columns.",
-        ),
-        click.option(
-            "--map",
-            "maps",
-            multiple=True,
-            metavar="HEADER=FIELD",
-            help='Map a column to an API name, e.g. --map "E-mail address=email". Repeatable.',
-        ),
-        click.option(
-            "--ignore-column",
-            "ignore_columns",
-            multiple=True,
-            metavar="NAME",
-            help="A column to skip (still shown in the results). Repeatable.",
-        ),
-        click.option(
-            "--operation",
-            type=click.Choice(sorted(api.OPERATION_ALIASES), case_sensitive=False),
-            help="Operation for rows whose operation cell is empty, or files without that column.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def _network_options(f: F) -> F:
-    """Options that say how to reach the installation from inside a company network."""
-    decorators = [
-        click.option(
-            "--ca-bundle",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="PEM file of CA certificates to trust besides the system's (a company CA).",
-        ),
-        click.option(
-            "--client-cert",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="PEM client certificate, for an installation behind mutual TLS.",
-        ),
-        click.option(
-            "--client-key",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Its private key, if not in the --client-cert file (chmod 600).",
-        ),
-        click.option(
-            "--proxy",
-            metavar="URL",
-            help="http(s) proxy to go through; default: $HTTPS_PROXY / $HTTP_PROXY, NO_PROXY.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def _sync_options(f: F) -> F:
-    """Options of a nightly sync: send only what changed since the last run, or everything."""
-    decorators = [
-        click.option(
-            "--changed-only",
-            is_flag=True,
-            help="Send only rows that change something since the last run's ok rows (the sync "
-            "state); the others are 'unchanged'.",
-        ),
-        click.option(
-            "--full",
-            is_flag=True,
-            help="Send every row and rebuild the sync state from this run (e.g. weekly).",
-        ),
-        click.option(
-            "--state",
-            "state_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Sync state file. Default: <results path>.state.parquet.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def _report_options(f: F) -> F:
-    """Options for schedulers and log pipelines: JSON logs, a metrics file, a summary file."""
-    decorators = [
-        click.option(
-            "--log-format",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="json: stderr carries one JSON object per line (start, progress, notes, "
-            "summary, errors) and nothing else.",
-        ),
-        click.option(
-            "--metrics-file",
-            "metrics_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Write Prometheus metrics of the run here at its end (node_exporter textfile).",
-        ),
-        click.option(
-            "--summary-json",
-            "summary_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Write the run's final summary as JSON here.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="batchtool")
 def main() -> None:
@@ -282,9 +111,9 @@ def main() -> None:
 
 @main.command(cls=_RunCommand)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
-@_read_options
-@_sync_options
-@_report_options
+@read_options
+@sync_options
+@report_options
 @click.option("--dry-run", is_flag=True, help="Validate and show the plan; send nothing.")
 @click.option("--strict", is_flag=True, help="If any row is invalid, send nothing.")
 @click.option(
@@ -296,54 +125,8 @@ def main() -> None:
 @click.option(
     "--simulate", is_flag=True, help="Send to the built-in simulator (started in-process)."
 )
-@click.option(
-    "--base-url",
-    envvar="BATCHTOOL_BASE_URL",
-    show_envvar=True,
-    help="Installation root, e.g. https://affiliates.example.com.",
-)
-@click.option("--api-username", envvar="BATCHTOOL_API_USERNAME", show_envvar=True)
-@click.option(
-    "--api-key",
-    help="Prefer $BATCHTOOL_API_KEY or a key file: options show up in process lists.",
-)
-@click.option(
-    "--api-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="File whose first line is the key (chmod 600); or $BATCHTOOL_API_KEY_FILE.",
-)
-@click.option("--profile", help="A [profiles.NAME] table of the config file.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Config file (default $BATCHTOOL_CONFIG or ~/.config/batchtool/config.toml).",
-)
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    help="Allow plain http:// to a host that is not this machine (sends the key in clear).",
-)
-@_network_options
-@click.option(
-    "--concurrency",
-    type=_CONCURRENCY,
-    default=AUTO,
-    show_default=True,
-    help="Requests in flight: auto adapts to the server's answers; N fixes it.",
-)
-@click.option(
-    "--max-concurrency",
-    type=click.IntRange(1, MAX_CONCURRENCY),
-    help=f"Most requests in flight with --concurrency auto (default {DEFAULT_MAX_CONCURRENCY}).",
-)
-@click.option(
-    "--rate-limit",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="N",
-    help="At most N requests started per second.",
-)
-@click.option("--max-attempts", type=click.IntRange(1, 100), default=5, show_default=True)
+@credential_options
+@dispatch_options
 @click.option(
     "--timeout",
     "timeout_s",
@@ -377,39 +160,15 @@ def main() -> None:
 )
 def run(
     file: Path,
-    fmt: str | None,
-    sheet: str | None,
-    encoding: str | None,
-    delimiter: str | None,
-    header_row: int | None,
-    maps: tuple[str, ...],
-    ignore_columns: tuple[str, ...],
-    operation: str | None,
-    changed_only: bool,
-    full: bool,
-    state_path: Path | None,
-    log_format: str,
-    metrics_path: Path | None,
-    summary_path: Path | None,
+    read: ReadArgs,
+    sync: SyncOptions,
+    reporting: ReportArgs,
     dry_run: bool,
     strict: bool,
     results_path: Path | None,
     simulate: bool,
-    base_url: str | None,
-    api_username: str | None,
-    api_key: str | None,
-    api_key_file: Path | None,
-    profile: str | None,
-    config_path: Path | None,
-    allow_insecure_http: bool,
-    ca_bundle: Path | None,
-    client_cert: Path | None,
-    client_key: Path | None,
-    proxy: str | None,
-    concurrency: int | Literal["auto"],
-    max_concurrency: int | None,
-    rate_limit: float | None,
-    max_attempts: int,
+    credentials: CredentialArgs,
+    dispatch: DispatchArgs,
     timeout_s: float,
     resume: bool,
     restart: bool,
@@ -424,8 +183,10 @@ def run(
     2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused); 130 interrupted.
     """
     started = time.monotonic()
-    json_log = JsonLog() if log_format == "json" else None
-    files = _RunFiles(file, profile, metrics_path, summary_path, json_log)
+    json_log = JsonLog() if reporting.log_format == "json" else None
+    files = _RunFiles(
+        file, credentials.profile, reporting.metrics_path, reporting.summary_path, json_log
+    )
 
     def stop(message: str, code: int) -> NoReturn:
         files.write(None, code, time.monotonic() - started, error=message)
@@ -436,50 +197,22 @@ def run(
 
     try:
         files.check()
-        read = ReadOptions(
-            fmt=fmt,
-            sheet=sheet,
-            encoding=encoding,
-            delimiter=delimiter,
-            header_row=header_row,
-            column_map=_parse_map(maps),
-            ignore_columns=ignore_columns,
-            operation=operation,
-        )
-        credentials = None
-        if not dry_run and not simulate:
-            credentials = resolve_credentials(
-                base_url=base_url,
-                api_username=api_username,
-                api_key=api_key,
-                api_key_file=api_key_file,
-                profile=profile,
-                config_path=config_path,
-                allow_insecure_http=allow_insecure_http,
-                ca_bundle=ca_bundle,
-                client_cert=client_cert,
-                client_key=client_key,
-                proxy=proxy,
-            )
+        read_options = read.options()
+        resolved = None if dry_run or simulate else credentials.resolve()
         report = run_batch(
             file,
-            credentials=credentials,
+            credentials=resolved,
             dry_run=dry_run,
             strict=strict,
             results_path=results_path,
-            read=read,
-            dispatch_config=DispatchConfig(
-                concurrency=concurrency,
-                max_concurrency=max_concurrency,
-                rate_limit=rate_limit,
-                max_attempts=max_attempts,
-            ),
+            read=read_options,
+            dispatch_config=dispatch.config(),
             timeout_s=timeout_s,
             resume=resume,
             restart=restart,
             canary=canary,
             only_failed=only_failed,
-            sync=SyncOptions(changed_only=changed_only, full=full, state_path=state_path),
+            sync=sync,
             journal=not no_journal,
             quiet=quiet,
             on_event=json_log if json_log is not None and not quiet else None,
@@ -519,7 +252,7 @@ def run(
                 results_path=report.results_path,
                 dry_run=report.dry_run,
                 resumed=report.resumed_ok,
-                extra=_concurrency_summary(report, concurrency),
+                extra=_concurrency_summary(report, dispatch.concurrency),
             )
         )
     sys.exit(report.exit_code)
@@ -560,7 +293,7 @@ class _RunFiles:
     def write(
         self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None
     ) -> None:
-        """Write what was asked; a file that cannot be written is a warning, not a new outcome."""
+        """Write what was asked; a file that cannot be written is a warning, not a new report."""
         try:
             if self._metrics is not None:
                 write_metrics(
@@ -747,15 +480,6 @@ def simulate(
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
 
 
-def _data_dir_option(f: F) -> F:
-    return click.option(
-        "--data-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="Where the ops page keeps users and runs "
-        "(default $BATCHTOOL_DATA_DIR or ~/.local/share/batchtool).",
-    )(f)
-
-
 @main.command()
 @click.option(
     "--host",
@@ -770,7 +494,7 @@ def _data_dir_option(f: F) -> F:
     show_default=True,
     help="0 picks a free port.",
 )
-@_data_dir_option
+@data_dir_option
 @click.option(
     "--config",
     "config_path",
@@ -859,7 +583,7 @@ def _read_password(password_stdin: bool) -> str:
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts).",
 )
-@_data_dir_option
+@data_dir_option
 def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
     """Add user NAME, or give NAME a new password; asks for it twice."""
     try:
@@ -873,7 +597,7 @@ def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
 
 
 @users.command("list")
-@_data_dir_option
+@data_dir_option
 def users_list(data_dir: Path | None) -> None:
     """Who may sign in, and since when."""
     try:
@@ -886,7 +610,7 @@ def users_list(data_dir: Path | None) -> None:
 
 @users.command("remove")
 @click.argument("name")
-@_data_dir_option
+@data_dir_option
 def users_remove(name: str, data_dir: Path | None) -> None:
     """Remove user NAME; a running server signs them out at once."""
     try:
