@@ -6,17 +6,12 @@ No logic lives here that the Python API (``batchtool.run_batch``) lacks.
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import time
-import traceback
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
-from batchtool.atomic import check_writable
 from batchtool.cli.options import (
     CredentialArgs,
     DispatchArgs,
@@ -29,77 +24,13 @@ from batchtool.cli.options import (
     report_options,
     sync_options,
 )
-from batchtool.dispatch import AUTO
+from batchtool.cli.output import JsonErrorsCommand, RunOutput, fail
 from batchtool.errors import BatchtoolError, UsageError
-from batchtool.jsonlog import JsonLog
-from batchtool.progress import render_summary
-from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
-from batchtool.report_files import write_metrics, write_summary_json
 from batchtool.runner import run_batch
 from batchtool.sync_state import SyncOptions
 
 if TYPE_CHECKING:
     from batchtool.web import Users
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"batchtool: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _wants_json_log(args: Sequence[str]) -> bool:
-    """Whether a command line asks for JSON logs, read before (or without) click parsing it."""
-    pairs = zip(args, [*args[1:], ""], strict=True)
-    return any(a == "--log-format=json" or (a, b) == ("--log-format", "json") for a, b in pairs)
-
-
-class _RunCommand(click.Command):
-    """``run``, whose command-line errors are JSON too when the command line asks for JSON logs."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        wants_json = _wants_json_log(args)
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.ClickException as exc:
-            if not wants_json:
-                raise
-            JsonLog().error(exc.format_message(), exc.exit_code)
-            sys.exit(exc.exit_code)
-
-
-def _print_plan(report: RunReport) -> None:
-    plan = report.plan
-    click.echo(f"{plan.total} row(s) read from {report.input_path}")
-    if report.header_place:
-        click.echo(f"  header on {report.header_place}; the rows above it were skipped")
-    for op, count in sorted(plan.by_operation.items()):
-        click.echo(f"  {op:<22} {count} valid")
-    if plan.invalid:
-        click.echo(f"  {'invalid':<22} {plan.invalid}")
-        for row, reason in plan.invalid_examples:
-            click.echo(f"    row {row}: {reason}")
-        if plan.invalid > len(plan.invalid_examples):
-            click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
-    for status, count in sorted(plan.preset.items()):
-        click.echo(f"  {status:<22} {count} (not sent)")
-    if plan.warned:
-        click.echo(f"  {'warnings':<22} {plan.warned} valid row(s) to check")
-        for row, warning in plan.warnings:
-            click.echo(f"    row {row}: {warning}")
-        if plan.warned > len(plan.warnings):
-            click.echo(f"    … and {plan.warned - len(plan.warnings)} more")
-    if report.sample_requests:
-        click.echo("first requests as they would be sent:")
-        for line in report.sample_requests:
-            click.echo(f"  {line}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +40,7 @@ def main() -> None:
     Networks installation through its REST customer API — and account for every row."""
 
 
-@main.command(cls=_RunCommand)
+@main.command(cls=JsonErrorsCommand)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
 @read_options
 @sync_options
@@ -182,26 +113,13 @@ def run(
     Exit codes: 0 every row ok (or valid, with --dry-run); 1 some rows not ok;
     2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused); 130 interrupted.
     """
-    started = time.monotonic()
-    json_log = JsonLog() if reporting.log_format == "json" else None
-    files = _RunFiles(
-        file, credentials.profile, reporting.metrics_path, reporting.summary_path, json_log
-    )
-
-    def stop(message: str, code: int) -> NoReturn:
-        files.write(None, code, time.monotonic() - started, error=message)
-        if json_log is None:
-            _fail(message, code)
-        json_log.error(message, code)
-        sys.exit(code)
-
-    try:
-        files.check()
-        read_options = read.options()
-        resolved = None if dry_run or simulate else credentials.resolve()
+    output = RunOutput(file, reporting, profile=credentials.profile)
+    with output.exit_on_failure():
+        output.check()
+        read_options = read.options()  # before the credentials: a bad --map is named first
         report = run_batch(
             file,
-            credentials=resolved,
+            credentials=None if dry_run or simulate else credentials.resolve(),
             dry_run=dry_run,
             strict=strict,
             results_path=results_path,
@@ -215,103 +133,11 @@ def run(
             sync=sync,
             journal=not no_journal,
             quiet=quiet,
-            on_event=json_log if json_log is not None and not quiet else None,
+            on_event=output.events(quiet=quiet),
             handle_signals=True,
             simulate=simulate,
         )
-    except BatchtoolError as exc:
-        stop(str(exc), exc.exit_code)
-    except click.ClickException as exc:
-        if json_log is None:
-            raise
-        stop(exc.format_message(), exc.exit_code)
-    except Exception as exc:  # a traceback in front of a user is a bug: say so in one line
-        if os.environ.get("BATCHTOOL_DEBUG"):
-            traceback.print_exc()
-        stop(
-            f"internal error: {type(exc).__name__}: {exc} — please report it "
-            "(set BATCHTOOL_DEBUG=1 for the details)",
-            EXIT_ABORTED,
-        )
-    files.write(report, report.exit_code, report.elapsed_s)
-    if not quiet and json_log is None:
-        if report.dry_run:
-            _print_plan(report)
-        for note in report.notes:
-            click.echo(f"batchtool: {note}", err=True)
-        if report.aborted:
-            click.echo(f"batchtool: aborted: {report.aborted}", err=True)
-        if report.interrupted:
-            click.echo(
-                "batchtool: interrupted — run the same command with --resume to finish", err=True
-            )
-        click.echo(
-            render_summary(
-                report.summary,
-                elapsed_s=report.elapsed_s,
-                results_path=report.results_path,
-                dry_run=report.dry_run,
-                resumed=report.resumed_ok,
-                extra=_concurrency_summary(report, dispatch.concurrency),
-            )
-        )
-    sys.exit(report.exit_code)
-
-
-def _concurrency_summary(report: RunReport, concurrency: int | Literal["auto"]) -> list[str]:
-    """How many requests were in flight: the adaptive limit's average, or the fixed number."""
-    if report.mean_concurrency is None:
-        return []  # nothing was sent
-    if concurrency == AUTO:
-        return [f"concurrency: auto (avg {report.mean_concurrency:.1f})"]
-    return [f"concurrency: {concurrency}"]
-
-
-class _RunFiles:
-    """The files ``run`` writes for a scheduler at the end: metrics and summary (if asked)."""
-
-    def __init__(
-        self,
-        input_path: Path,
-        profile: str | None,
-        metrics_path: Path | None,
-        summary_path: Path | None,
-        json_log: JsonLog | None,
-    ) -> None:
-        self._input = input_path
-        self._profile = profile
-        self._metrics = metrics_path
-        self._summary = summary_path
-        self._log = json_log
-
-    def check(self) -> None:
-        if self._metrics is not None:
-            check_writable(self._metrics, "--metrics-file")
-        if self._summary is not None:
-            check_writable(self._summary, "--summary-json")
-
-    def write(
-        self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None
-    ) -> None:
-        """Write what was asked; a file that cannot be written is a warning, not a new report."""
-        try:
-            if self._metrics is not None:
-                write_metrics(
-                    self._metrics,
-                    input_path=self._input,
-                    exit_code=code,
-                    duration_s=duration_s,
-                    report=report,
-                    profile=self._profile,
-                )
-            if self._summary is not None:
-                write_summary_json(self._summary, report, error=error, exit_code=code)
-        except OSError as exc:
-            message = f"cannot write {exc.filename}: {exc.strerror or exc}"
-            if self._log is not None:
-                self._log.note(message, "warning")
-            else:
-                click.echo(f"batchtool: warning: {message}", err=True)
+    output.finish(report, quiet=quiet, concurrency=dispatch.concurrency)
 
 
 @main.command()
@@ -447,7 +273,7 @@ def simulate(
             seed=seed,
         )
     except (ValueError, UsageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     def ready(base_url: str) -> None:
         if ready_line:
@@ -475,9 +301,9 @@ def simulate(
         )
         serve(simulator, on_ready=ready)
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except OSError as exc:
-        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
 
 
 @main.command()
@@ -552,9 +378,9 @@ def serve(
     try:
         serve_page(config, host=host, port=port, on_ready=ready, on_warning=warn)
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except OSError as exc:
-        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
 
 
 @main.group()
@@ -591,7 +417,7 @@ def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
         existed = store.exists(name)
         store.add(name, _read_password(password_stdin))
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     what = "new password for" if existed else "added"
     click.echo(f"{what} {name} ({store.path})")
 
@@ -603,7 +429,7 @@ def users_list(data_dir: Path | None) -> None:
     try:
         found = _users(data_dir).names()
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     for user in found:
         click.echo(f"{user.name}\t{user.created}")
 
@@ -616,5 +442,5 @@ def users_remove(name: str, data_dir: Path | None) -> None:
     try:
         _users(data_dir).remove(name)
     except BatchtoolError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     click.echo(f"removed {name}")
