@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, cast
 import click
 
 from batchtool import api
+from batchtool.cli.params import MAX_CONCURRENCY, Concurrency, parse_map
 from batchtool.config import Credentials, resolve_credentials
 from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
 from batchtool.options import ReadOptions
@@ -20,9 +21,6 @@ from batchtool.sync_state import SyncOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 _Option = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-#: The most requests in flight an option may ask for.
-MAX_CONCURRENCY = 1024
 
 
 def _bundle(name: str, kind: type[Any], options: Sequence[_Option]) -> Callable[[F], F]:
@@ -44,19 +42,6 @@ def _bundle(name: str, kind: type[Any], options: Sequence[_Option]) -> Callable[
         return cast(F, declared)
 
     return decorate
-
-
-def parse_map(values: Sequence[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in values:
-        header, sep, target = item.rpartition("=")
-        if not sep or not header.strip() or not target.strip():
-            raise click.BadParameter(
-                f"'{item}' is not HEADER=FIELD, e.g. --map \"E-mail address=email\"",
-                param_hint="--map",
-            )
-        mapping[header.strip()] = target.strip()
-    return mapping
 
 
 @dataclass(frozen=True)
@@ -302,29 +287,6 @@ credential_options = _bundle(
 )
 
 
-class _Concurrency(click.ParamType[int | Literal["auto"]]):
-    """``auto`` or a whole number of requests in flight."""
-
-    name = "auto|N"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int | Literal["auto"]:
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            text = str(value).strip()
-            if text.lower() == AUTO:
-                return AUTO
-            try:
-                number = int(text)
-            except ValueError:
-                self.fail(f"{value!r} is neither auto nor a whole number, e.g. 8", param, ctx)
-        if not 1 <= number <= MAX_CONCURRENCY:
-            self.fail(f"{number} is not auto or a number from 1 to {MAX_CONCURRENCY}", param, ctx)
-        return number
-
-
 @dataclass(frozen=True)
 class DispatchArgs:
     """How to send, as given on the command line."""
@@ -352,7 +314,7 @@ dispatch_options = _bundle(
     [
         click.option(
             "--concurrency",
-            type=_Concurrency(),
+            type=Concurrency(),
             default=AUTO,
             show_default=True,
             help="Requests in flight: auto adapts to the server's answers; N fixes it.",
