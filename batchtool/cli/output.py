@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -30,7 +31,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def _wants_json_log(args: Sequence[str]) -> bool:
     """Whether a command line asks for JSON logs, read before (or without) click parsing it."""
-    pairs = zip(args, [*args[1:], ""], strict=True)
+    pairs = itertools.pairwise([*args, ""])
     return any(a == "--log-format=json" or (a, b) == ("--log-format", "json") for a, b in pairs)
 
 
