@@ -123,6 +123,13 @@ def test_missing_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_run_without_a_file_says_so(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["run"])
+    assert result.exit_code == 2, result.output
+    assert "Error: Missing argument 'FILE'." in result.output
+    assert "Traceback" not in result.output
+
+
 def test_operation_option_fills_files_without_the_column(runner: CliRunner, tmp_path: Path) -> None:
     src = write(tmp_path, "ids.csv", "Customer ID\n191\n192\n")
     out = tmp_path / "ids.results.csv"

@@ -52,7 +52,7 @@ def test_concurrency_options_reach_the_engine(
         seen.append(kw["dispatch_config"])
         return run_batch(*a, **kw)
 
-    monkeypatch.setattr("batchtool.cli.run_batch", spy)
+    monkeypatch.setattr("batchtool.cli.run_command.run_batch", spy)
     out = tmp_path / "out.csv"
     result = runner.invoke(main, ["run", str(src), "--simulate", "--results", str(out), *args])
     assert result.exit_code == 0, result.output

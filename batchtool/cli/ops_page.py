@@ -1,0 +1,157 @@
+"""The ops page's commands: ``serve`` it, and ``users`` to say who may sign in."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from batchtool.cli.options import data_dir_option
+from batchtool.cli.output import fail
+from batchtool.errors import BatchtoolError
+
+if TYPE_CHECKING:
+    from batchtool.web import Users
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback needs a user and an HTTPS proxy.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8750,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@data_dir_option
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file whose profiles are the installations offered "
+    "(default $BATCHTOOL_CONFIG or ~/.config/batchtool/config.toml).",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 10_240),
+    default=100,
+    show_default=True,
+    help="Largest spreadsheet accepted.",
+)
+@click.option(
+    "--simulate", is_flag=True, help='Also offer a "Simulator" installation (built-in simulator).'
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    config_path: Path | None,
+    max_upload_mb: int,
+    simulate: bool,
+) -> None:
+    """Serve the ops page: sign in, upload a spreadsheet, check, send, watch, download.
+
+    Add users first with 'batchtool users add NAME'. API keys stay in this server's
+    environment; no page, log or download shows them.
+    """
+    # Imported here: aiohttp.web and jinja2 are not needed by `batchtool run`.
+    from batchtool.web import Users, WebConfig, default_data_dir
+    from batchtool.web import serve as serve_page
+
+    config = WebConfig(
+        data_dir=data_dir or default_data_dir(),
+        config_path=config_path,
+        max_upload_mb=max_upload_mb,
+        simulate=simulate,
+    )
+
+    def warn(text: str) -> None:
+        click.echo(f"batchtool: warning: {text}", err=True)
+
+    def ready(url: str) -> None:
+        click.echo(f"batchtool serve: listening on {url} (Ctrl-C to stop)")
+        if not Users(config.users_path).any():
+            click.echo(
+                "batchtool serve: nobody can sign in yet — add a user with: "
+                f"batchtool users add NAME --data-dir {config.data_dir}"
+            )
+        sys.stdout.flush()
+
+    logging.basicConfig(level=logging.INFO, format="batchtool serve: %(message)s")
+    try:
+        serve_page(config, host=host, port=port, on_ready=ready, on_warning=warn)
+    except BatchtoolError as exc:
+        fail(str(exc), exc.exit_code)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} — choose another --port")
+
+
+@click.group()
+def users() -> None:
+    """Who may sign in to the ops page (batchtool serve)."""
+
+
+def _users(data_dir: Path | None) -> Users:
+    from batchtool.web import Users, WebConfig, default_data_dir
+
+    return Users(WebConfig(data_dir=data_dir or default_data_dir()).users_path)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@data_dir_option
+def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
+    """Add user NAME, or give NAME a new password; asks for it twice."""
+    try:
+        store = _users(data_dir)
+        existed = store.exists(name)
+        store.add(name, _read_password(password_stdin))
+    except BatchtoolError as exc:
+        fail(str(exc), exc.exit_code)
+    what = "new password for" if existed else "added"
+    click.echo(f"{what} {name} ({store.path})")
+
+
+@users.command("list")
+@data_dir_option
+def users_list(data_dir: Path | None) -> None:
+    """Who may sign in, and since when."""
+    try:
+        found = _users(data_dir).names()
+    except BatchtoolError as exc:
+        fail(str(exc), exc.exit_code)
+    for user in found:
+        click.echo(f"{user.name}\t{user.created}")
+
+
+@users.command("remove")
+@click.argument("name")
+@data_dir_option
+def users_remove(name: str, data_dir: Path | None) -> None:
+    """Remove user NAME; a running server signs them out at once."""
+    try:
+        _users(data_dir).remove(name)
+    except BatchtoolError as exc:
+        fail(str(exc), exc.exit_code)
+    click.echo(f"removed {name}")

@@ -1,0 +1,219 @@
+"""What the commands tell users and schedulers: plan, summary, errors (text or JSON), exit codes."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+import click
+
+from batchtool.atomic import check_writable
+from batchtool.cli.options import ReportArgs
+from batchtool.dispatch import AUTO
+from batchtool.errors import BatchtoolError
+from batchtool.jsonlog import JsonLog
+from batchtool.progress import render_summary
+from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
+from batchtool.report_files import write_metrics, write_summary_json
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"batchtool: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _wants_json_log(args: Sequence[str]) -> bool:
+    """Whether a command line asks for JSON logs, read before (or without) click parsing it."""
+    pairs = itertools.pairwise([*args, ""])
+    return any(a == "--log-format=json" or (a, b) == ("--log-format", "json") for a, b in pairs)
+
+
+class JsonErrorsCommand(click.Command):
+    """A command whose command-line errors are JSON too when the command line asks for JSON logs."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        wants_json = _wants_json_log(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            if not wants_json:
+                raise
+            JsonLog().error(exc.format_message(), exc.exit_code)
+            sys.exit(exc.exit_code)
+
+
+def _print_plan(report: RunReport) -> None:
+    plan = report.plan
+    click.echo(f"{plan.total} row(s) read from {report.input_path}")
+    if report.header_place:
+        click.echo(f"  header on {report.header_place}; the rows above it were skipped")
+    for op, count in sorted(plan.by_operation.items()):
+        click.echo(f"  {op:<22} {count} valid")
+    if plan.invalid:
+        click.echo(f"  {'invalid':<22} {plan.invalid}")
+        for row, reason in plan.invalid_examples:
+            click.echo(f"    row {row}: {reason}")
+        if plan.invalid > len(plan.invalid_examples):
+            click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
+    for status, count in sorted(plan.preset.items()):
+        click.echo(f"  {status:<22} {count} (not sent)")
+    if plan.warned:
+        click.echo(f"  {'warnings':<22} {plan.warned} valid row(s) to check")
+        for row, warning in plan.warnings:
+            click.echo(f"    row {row}: {warning}")
+        if plan.warned > len(plan.warnings):
+            click.echo(f"    … and {plan.warned - len(plan.warnings)} more")
+    if report.sample_requests:
+        click.echo("first requests as they would be sent:")
+        for line in report.sample_requests:
+            click.echo(f"  {line}")
+
+
+def _concurrency_summary(report: RunReport, concurrency: int | Literal["auto"]) -> list[str]:
+    """How many requests were in flight: the adaptive limit's average, or the fixed number."""
+    if report.mean_concurrency is None:
+        return []  # nothing was sent
+    if concurrency == AUTO:
+        return [f"concurrency: auto (avg {report.mean_concurrency:.1f})"]
+    return [f"concurrency: {concurrency}"]
+
+
+def _print_outcome(report: RunReport, concurrency: int | Literal["auto"]) -> None:
+    if report.dry_run:
+        _print_plan(report)
+    for note in report.notes:
+        click.echo(f"batchtool: {note}", err=True)
+    if report.aborted:
+        click.echo(f"batchtool: aborted: {report.aborted}", err=True)
+    if report.interrupted:
+        click.echo(
+            "batchtool: interrupted — run the same command with --resume to finish", err=True
+        )
+    click.echo(
+        render_summary(
+            report.summary,
+            elapsed_s=report.elapsed_s,
+            results_path=report.results_path,
+            dry_run=report.dry_run,
+            resumed=report.resumed_ok,
+            extra=_concurrency_summary(report, concurrency),
+        )
+    )
+
+
+class _RunFiles:
+    """The files ``run`` writes for a scheduler at the end: metrics and summary (if asked)."""
+
+    def __init__(
+        self,
+        input_path: Path,
+        profile: str | None,
+        metrics_path: Path | None,
+        summary_path: Path | None,
+        json_log: JsonLog | None,
+    ) -> None:
+        self._input = input_path
+        self._profile = profile
+        self._metrics = metrics_path
+        self._summary = summary_path
+        self._log = json_log
+
+    def check(self) -> None:
+        if self._metrics is not None:
+            check_writable(self._metrics, "--metrics-file")
+        if self._summary is not None:
+            check_writable(self._summary, "--summary-json")
+
+    def write(
+        self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None
+    ) -> None:
+        """Write what was asked; a file that cannot be written is a warning, not a new outcome."""
+        try:
+            if self._metrics is not None:
+                write_metrics(
+                    self._metrics,
+                    input_path=self._input,
+                    exit_code=code,
+                    duration_s=duration_s,
+                    report=report,
+                    profile=self._profile,
+                )
+            if self._summary is not None:
+                write_summary_json(self._summary, report, error=error, exit_code=code)
+        except OSError as exc:
+            message = f"cannot write {exc.filename}: {exc.strerror or exc}"
+            if self._log is not None:
+                self._log.note(message, "warning")
+            else:
+                click.echo(f"batchtool: warning: {message}", err=True)
+
+
+class RunOutput:
+    """Where one ``run`` reports: text or JSON lines on stderr, and the files a scheduler asked for.
+
+    Built first, so that every way the run ends, even before it starts, is reported alike.
+    """
+
+    def __init__(self, input_path: Path, reporting: ReportArgs, *, profile: str | None) -> None:
+        self._started = time.monotonic()
+        self._log = JsonLog() if reporting.log_format == "json" else None
+        self._files = _RunFiles(
+            input_path, profile, reporting.metrics_path, reporting.summary_path, self._log
+        )
+
+    def check(self) -> None:
+        """Raise ``UsageError`` now for a metrics or summary file that could not be written."""
+        self._files.check()
+
+    def events(self, *, quiet: bool) -> JsonLog | None:
+        """Where the run's events go: the JSON log, unless there is none or ``quiet``."""
+        return None if quiet else self._log
+
+    @contextmanager
+    def exit_on_failure(self) -> Iterator[None]:
+        """Turn what ends a run before it runs into its one-line message, files and exit code."""
+        try:
+            yield
+        except BatchtoolError as exc:
+            self._stop(str(exc), exc.exit_code)
+        except click.ClickException as exc:
+            if self._log is None:
+                raise
+            self._stop(exc.format_message(), exc.exit_code)
+        except Exception as exc:  # a traceback in front of a user is a bug: say so in one line
+            if os.environ.get("BATCHTOOL_DEBUG"):
+                traceback.print_exc()
+            self._stop(
+                f"internal error: {type(exc).__name__}: {exc} — please report it "
+                "(set BATCHTOOL_DEBUG=1 for the details)",
+                EXIT_ABORTED,
+            )
+
+    def _stop(self, message: str, code: int) -> NoReturn:
+        self._files.write(None, code, time.monotonic() - self._started, error=message)
+        if self._log is None:
+            fail(message, code)
+        self._log.error(message, code)
+        sys.exit(code)
+
+    def finish(
+        self, report: RunReport, *, quiet: bool, concurrency: int | Literal["auto"]
+    ) -> NoReturn:
+        """Write the files asked for, show the plan and summary (as text), exit with its code."""
+        self._files.write(report, report.exit_code, report.elapsed_s)
+        if not quiet and self._log is None:
+            _print_outcome(report, concurrency)
+        sys.exit(report.exit_code)
