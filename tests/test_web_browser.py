@@ -50,6 +50,12 @@ pytestmark = [
 ]
 
 
+#: Rows of the runs stopped or killed in the middle: at 20 ms a request and up to 64 in
+#: flight (the default concurrency), several seconds of sending, so a stop or a kill that
+#: comes as soon as the bar moves lands mid-run however fast the machine is.
+LONG_RUN_ROWS = 15_000
+
+
 class Served(ServeProcess):
     """The server under test, and the simulator it sends to."""
 
@@ -60,7 +66,7 @@ class Served(ServeProcess):
 def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
     """A `batchtool serve` with user alice and a profile "staging" for a simulator process
     answering in about 20 ms, so a few thousand rows take a few seconds to send."""
-    sim_url = simulator_process("--latency-ms", "20", "--customers", "5000")
+    sim_url = simulator_process("--latency-ms", "20", "--customers", str(LONG_RUN_ROWS))
     config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
     add_user(tmp_path / "data")
     serve = Served(tmp_path / "data", config, {KEY_ENV: DEFAULT_API_KEY})
@@ -168,11 +174,12 @@ def test_check_confirm_send_watch_and_download(page: Page, server: Served, tmp_p
 
 
 def test_stop_then_resume(page: Page, server: Served, tmp_path: Path) -> None:
+    rows = range(1, LONG_RUN_ROWS + 1)
     file = tmp_path / "locks.csv"
-    file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, 3001))))
+    file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in rows)))
     sign_in(page, server.url)
     check(page, file)
-    page.get_by_role("button", name="Send 3,000 rows").click()
+    page.get_by_role("button", name=f"Send {LONG_RUN_ROWS:,} rows").click()
     bar = page.get_by_role("progressbar", name="Rows sent")
     expect(bar).not_to_have_attribute("aria-valuenow", "0")  # moved by the page's script
     page.get_by_role("button", name="Stop").click()
@@ -180,17 +187,18 @@ def test_stop_then_resume(page: Page, server: Served, tmp_path: Path) -> None:
 
     page.get_by_role("button", name="Resume").click()
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
-    expect(page.get_by_role("table", name="Rows by status")).to_contain_text("3,000")
+    expect(page.get_by_role("table", name="Rows by status")).to_contain_text(f"{LONG_RUN_ROWS:,}")
 
 
 def test_a_killed_server_restarts_and_the_run_resumes(
     page: Page, server: Served, tmp_path: Path
 ) -> None:
+    rows = range(1, LONG_RUN_ROWS + 1)
     file = tmp_path / "locks.csv"
-    file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, 3001))))
+    file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in rows)))
     sign_in(page, server.url)
     check(page, file)
-    page.get_by_role("button", name="Send 3,000 rows").click()
+    page.get_by_role("button", name=f"Send {LONG_RUN_ROWS:,} rows").click()
     bar = page.get_by_role("progressbar", name="Rows sent")
     expect(bar).not_to_have_attribute("aria-valuenow", "0")
     server.kill()
@@ -206,7 +214,7 @@ def test_a_killed_server_restarts_and_the_run_resumes(
 
     log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
     sent = [entry["lookup"][1] for entry in log]
-    assert set(sent) == {str(i) for i in range(1, 3001)}
+    assert set(sent) == {str(i) for i in rows}
     # Rows in flight when the server died (at most the concurrency's maximum) may go twice;
     # everything else exactly once.
     assert len(sent) - len(set(sent)) <= DispatchConfig().max_in_flight
