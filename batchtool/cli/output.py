@@ -55,6 +55,14 @@ class JsonErrorsCommand(click.Command):
             sys.exit(exc.exit_code)
 
 
+def _print_rows(examples: Sequence[tuple[int, str]], total: int, where: str) -> None:
+    """The first rows of a kind with why, and how many more there are (``where`` to look)."""
+    for row, why in examples:
+        click.echo(f"    row {row}: {why}")
+    if total > len(examples):
+        click.echo(f"    … and {total - len(examples)} more{where}")
+
+
 def _print_plan(report: RunReport) -> None:
     plan = report.plan
     click.echo(f"{plan.total} row(s) read from {report.input_path}")
@@ -64,18 +72,12 @@ def _print_plan(report: RunReport) -> None:
         click.echo(f"  {op:<22} {count} valid")
     if plan.invalid:
         click.echo(f"  {'invalid':<22} {plan.invalid}")
-        for row, reason in plan.invalid_examples:
-            click.echo(f"    row {row}: {reason}")
-        if plan.invalid > len(plan.invalid_examples):
-            click.echo(f"    … and {plan.invalid - len(plan.invalid_examples)} more in the results")
+        _print_rows(plan.invalid_examples, plan.invalid, " in the results")
     for status, count in sorted(plan.preset.items()):
         click.echo(f"  {status:<22} {count} (not sent)")
     if plan.warned:
         click.echo(f"  {'warnings':<22} {plan.warned} valid row(s) to check")
-        for row, warning in plan.warnings:
-            click.echo(f"    row {row}: {warning}")
-        if plan.warned > len(plan.warnings):
-            click.echo(f"    … and {plan.warned - len(plan.warnings)} more")
+        _print_rows(plan.warnings, plan.warned, "")
     if report.sample_requests:
         click.echo("first requests as they would be sent:")
         for line in report.sample_requests:
