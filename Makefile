@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-browser lint bench clean
+.PHONY: demo serve test test-browser lint bench wheel-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --reps 5
+
+# batchtool as a user installs it: sdist and wheel built from this checkout, the wheel in a
+# throwaway venv, then --version, a simulated run and the ops page (.ci/wheel-smoke). No .venv.
+wheel-smoke:
+	PYTHON=$(PYTHON) bash .ci/wheel-smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -3,6 +3,7 @@
 - ``run_command``: ``run``, a file of changes through :func:`batchtool.run_batch`;
 - ``simulate_command``: ``simulate``, the customer API on this machine;
 - ``ops_page``: ``serve`` the ops page, and ``users`` who may sign in to it;
+- ``completion_command``: ``completion``, the script that lets a shell complete the commands;
 - ``options``: the options declared in bundles, each handing its command one value;
 - ``params``: parsers of option values (``auto|N``, ``HEADER=FIELD``);
 - ``output``: what the commands print, the files a scheduler asked for, and exit codes.
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import click
 
+from batchtool.cli.completion_command import completion
 from batchtool.cli.ops_page import serve, users
 from batchtool.cli.run_command import run
 from batchtool.cli.simulate_command import simulate
 
-__all__ = ["main", "run", "serve", "simulate", "users"]
+__all__ = ["completion", "main", "run", "serve", "simulate", "users"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,3 +34,4 @@ main.add_command(run)
 main.add_command(simulate)
 main.add_command(serve)
 main.add_command(users)
+main.add_command(completion)
