@@ -3,12 +3,18 @@ across a Resume, the time left from the recent pace, retries, why it slows down.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import WebServer
+from web_support import WAIT_POLLS, csv_bytes, post_form, run_json, upload
 
 from batchtool import model
 from batchtool.events import RunProgress, RunStarted
+from batchtool.simulator import FaultConfig
 from batchtool.web import words
 from batchtool.web.live import LiveRun
 
@@ -103,3 +109,28 @@ def test_retries_and_the_last_slowdown_are_shown() -> None:
 )
 def test_times_in_words(seconds: float, elapsed: str, left: str) -> None:
     assert (words.duration(seconds), words.time_left(seconds)) == (elapsed, left)
+
+
+async def test_the_sending_page_says_why_it_slowed_down_and_counts_retries(
+    web: WebServer,
+) -> None:
+    web.simulator.faults = FaultConfig(latency_ms=20, rate_503=0.2, seed=3)
+    rows = [f"lock,{i}" for i in range(1, 1001)]
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "busy.csv")
+    await post_form(web.client, path + "/send", token_from=path)
+    send: dict[str, Any] = {}
+    for _ in range(WAIT_POLLS):
+        live = (await run_json(web.client, path))["live"]
+        send = live["installations"][0] if live else {}
+        if send.get("slowdown_text") and send.get("retries"):
+            break
+        await asyncio.sleep(0.02)
+    said = send["slowdown_text"]
+    busy = r"the installation answered 503 \(busy\): slowing down to \d+ at a time"
+    assert re.fullmatch(busy, said)
+    page = await (await web.client.get(path)).text()
+    assert '<div><dt>Retries</dt><dd data-field="retries">' in page
+    assert '<div class="slowdown" data-shows="slowdown_text">' in page  # not hidden
+    assert 'data-field="slowdown_text" role="status">the installation answered 503 (busy)' in page
+    assert re.search(r'<dt>Elapsed</dt><dd data-field="elapsed_text">\d+ (s|min)', page)
+    await post_form(web.client, path + "/stop", token_from=path)

@@ -20,11 +20,11 @@ from web_support import (
     post_form,
     run_folder,
     run_json,
+    sending_slowly,
     sign_in,
     upload,
     wait_for_live,
     wait_for_status,
-    wait_until,
 )
 
 from batchtool.simulator import FaultConfig
@@ -221,11 +221,7 @@ async def test_stop_asks_first_says_who_stopped_and_a_resume_keeps_the_totals(
 ) -> None:
     # Slow enough answers that the run is still going when the test stops it, whatever the
     # adaptive concurrency grows to.
-    web.simulator.faults = FaultConfig(latency_ms=100)
-    rows = [f"lock,{i}" for i in range(1, 301)]
-    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "many.csv")
-    await post_form(web.client, path + "/send", token_from=path)
-    await wait_until(lambda: len(web.simulator.log) >= 20)
+    path = await sending_slowly(web, "many.csv", rows=300, latency_ms=100)
     live = await wait_for_live(web.client, path)
     assert live["to_send"] == 300 and 0 < live["done"] < 300
     assert sum(live["counts"].values()) == live["done"]
@@ -284,11 +280,7 @@ async def test_stop_asks_first_says_who_stopped_and_a_resume_keeps_the_totals(
 
 
 async def test_a_run_cut_off_by_a_restart_is_interrupted_and_resumes(web: WebServer) -> None:
-    web.simulator.faults = FaultConfig(latency_ms=40)
-    rows = [f"lock,{i}" for i in range(1, 201)]
-    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "big.csv")
-    await post_form(web.client, path + "/send", token_from=path)
-    await wait_until(lambda: len(web.simulator.log) >= 20)
+    path = await sending_slowly(web, "big.csv", rows=200, latency_ms=40)
     await post_form(web.client, path + "/stop", token_from=path)
     await wait_for_status(web.client, path)
     # What a crash leaves: meta.json still says sending, and no results file is written.

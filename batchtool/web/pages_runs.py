@@ -215,27 +215,22 @@ async def results_csv(request: web.Request) -> web.StreamResponse:
     return _attachment(request.app[RUNS].store.results_path(meta), f"{_stem(meta)}.results.csv")
 
 
-@routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
-async def results_xlsx(request: web.Request) -> web.StreamResponse:
+async def _excel(request: web.Request, *, failed: bool) -> web.StreamResponse:
     meta = find_run(request)
-    if _downloads(request, meta)["results_xlsx"] is None:
+    if _downloads(request, meta)["failed_xlsx" if failed else "results_xlsx"] is None:
         raise web.HTTPNotFound()
-    manager = request.app[RUNS]
     try:
-        await manager.excel(meta)
+        path = await request.app[RUNS].excel(meta, failed=failed)
     except BatchtoolError as exc:
         return error_page(request, 409, str(exc))
-    return _attachment(manager.store.excel_path(meta), f"{_stem(meta)}.results.xlsx")
+    return _attachment(path, f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx")
+
+
+@routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
+async def results_xlsx(request: web.Request) -> web.StreamResponse:
+    return await _excel(request, failed=False)
 
 
 @routes.get(f"/runs/{ID_ROUTE}/failed.xlsx")
 async def failed_xlsx(request: web.Request) -> web.StreamResponse:
-    meta = find_run(request)
-    if _downloads(request, meta)["failed_xlsx"] is None:
-        raise web.HTTPNotFound()
-    manager = request.app[RUNS]
-    try:
-        await manager.failed_excel(meta)
-    except BatchtoolError as exc:
-        return error_page(request, 409, str(exc))
-    return _attachment(manager.store.failed_excel_path(meta), f"{_stem(meta)}.failed.xlsx")
+    return await _excel(request, failed=True)

@@ -313,18 +313,16 @@ class RunManager:
         counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
-    async def excel(self, meta: RunMeta) -> None:
-        """Make the Excel copy of the results if it is not there yet."""
-        path = self.store.excel_path(meta)
+    async def excel(self, meta: RunMeta, *, failed: bool = False) -> Path:
+        """The Excel copy of the results (``failed``: of the rows not ok), made if it is not
+        there yet."""
+        if failed:
+            path, write = self.store.failed_excel_path(meta), tables.write_failed_excel
+        else:
+            path, write = self.store.excel_path(meta), tables.write_excel
         if not path.exists():
-            await asyncio.to_thread(tables.write_excel, self.store.results_path(meta), path)
-
-    async def failed_excel(self, meta: RunMeta) -> None:
-        """Make the Excel file of the rows not ok if it is not there yet."""
-        path = self.store.failed_excel_path(meta)
-        if not path.exists():
-            results = self.store.results_path(meta)
-            await asyncio.to_thread(tables.write_failed_excel, results, path)
+            await asyncio.to_thread(write, self.store.results_path(meta), path)
+        return path
 
     # -- shutting down -----------------------------------------------------------------
 

@@ -89,10 +89,11 @@ def _reason(inputs: list[str]) -> pl.Expr:
     return reason
 
 
-def outcomes(results_path: Path, limit: int = ERROR_GROUPS_SHOWN) -> Outcomes:
+def outcomes(results_path: Path) -> Outcomes:
     """The errors of a results file grouped by status, HTTP status and reason (see
-    ``_reason``), most rows first, with their first ``EXAMPLE_ROWS`` row numbers; and the
-    counts of failed rows and of rows not sent yet."""
+    ``_reason``), most rows first, with their first ``EXAMPLE_ROWS`` row numbers (the
+    ``ERROR_GROUPS_SHOWN`` biggest groups); and the counts of failed rows and of rows not
+    sent yet."""
     scan = _scan(results_path)
     names = scan.collect_schema().names()
     inputs = [n for n in names if n not in model.RESULT_COLUMNS]
@@ -123,7 +124,7 @@ def outcomes(results_path: Path, limit: int = ERROR_GROUPS_SHOWN) -> Outcomes:
             "count": int(count),
             "rows": [int(r) for r in rows],
         }
-        for found, http, reason, count, rows in groups.head(limit).iter_rows()
+        for found, http, reason, count, rows in groups.head(ERROR_GROUPS_SHOWN).iter_rows()
     ]
     failed, unsent = counts.row(0)
     return Outcomes(shown, groups.height, int(failed), int(unsent))
@@ -151,4 +152,4 @@ def write_failed_excel(results_path: Path, excel_path: Path) -> None:
 def write_earlier(results_path: Path, target: Path) -> None:
     """Each row's status and error in ``results_path`` as they are now, for a run that sends
     the failed rows again: what it selects must not move if the first run is resumed."""
-    write_results(read_back(results_path).select("row", "status", "error"), target)
+    write_results(read_back(results_path), target)
