@@ -4,14 +4,24 @@
 from __future__ import annotations
 
 import io
+import json
 
 import openpyxl
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from conftest import WebServer
-from web_support import csv_bytes, post_form, run_json, upload, wait_for_status
+from web_support import (
+    csv_bytes,
+    post_form,
+    run_json,
+    seed_runs,
+    sign_in,
+    upload,
+    wait_for_status,
+)
 
 from batchtool.simulator import Simulator
-from batchtool.web import tables
+from batchtool.web import make_app, tables
 
 # Customers 1..1000 exist in the simulator; 5001 and up do not (404).
 MIXED = csv_bytes(
@@ -177,3 +187,18 @@ async def test_failed_rows_download_as_excel_to_fix_and_upload_again(web: WebSer
     await post_form(web.client, again + "/send", token_from=again)
     data = await wait_for_status(web.client, again)
     assert data["run"]["counts"] == {"ok": 2}
+
+
+async def test_a_run_recorded_before_errors_had_groups_still_shows(web_server: WebServer) -> None:
+    runs_dir = web_server.config.runs_dir
+    seed_runs(runs_dir, web_server.simulator.base_url, [("old.csv", "alice", "finished")])
+    (meta_path,) = runs_dir.glob("*/meta.json")
+    meta = json.loads(meta_path.read_text())
+    meta["errors"] = [["HTTP 404: customer not found (customer_id=5001)", 3]]  # as written then
+    meta_path.write_text(json.dumps(meta))
+    async with TestClient(TestServer(make_app(web_server.config))) as client:
+        assert await sign_in(client) == 200
+        page = await client.get(f"/runs/{meta_path.parent.name}")
+        assert page.status == 200
+        text = await page.text()
+    assert "<td>HTTP 404: customer not found (customer_id=5001)</td>" in text

@@ -155,7 +155,13 @@ def _error_group(stored: Any) -> dict[str, Any]:
         return stored
     # Written before errors were grouped by status and reason: [error, count].
     reason, count = stored
-    return {"status": None, "http_status": None, "reason": str(reason), "count": int(count)}
+    return {
+        "status": None,
+        "http_status": None,
+        "reason": str(reason),
+        "count": int(count),
+        "rows": [],
+    }
 
 
 class RunStore:

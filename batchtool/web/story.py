@@ -33,13 +33,10 @@ def sending_time(meta: RunMeta) -> str | None:
     seconds, ended = 0.0, 0
     for send in meta.sends:
         if send.ended_at:
-            seconds += (_time(send.ended_at) - _time(send.at)).total_seconds()
+            took = datetime.fromisoformat(send.ended_at) - datetime.fromisoformat(send.at)
+            seconds += took.total_seconds()
             ended += 1
     if not ended:
         return None
-    took = words.duration(seconds)
-    return took if len(meta.sends) == 1 else f"{took} in {len(meta.sends)} sends"
-
-
-def _time(iso: str) -> datetime:
-    return datetime.fromisoformat(iso)
+    total = words.duration(seconds)
+    return total if len(meta.sends) == 1 else f"{total} in {len(meta.sends)} sends"
