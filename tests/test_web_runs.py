@@ -256,8 +256,8 @@ async def test_stop_asks_first_says_who_stopped_and_a_resume_keeps_the_totals(
     assert f'<h2 id="done-title">Stopped by alice at {at}</h2>' in page
     assert f"<strong>{unsent:,}</strong> rows not sent yet. Resume" in page
     assert ">Resume</button>" in page and "interrupted" not in page.lower()
-    confirm = await web.client.get(path + "/stop")  # nothing left to confirm: the run itself
-    assert confirm.status == 200 and confirm.url.path == path
+    ended = await web.client.get(path + "/stop")  # nothing left to confirm: the run itself
+    assert ended.status == 200 and ended.url.path == path
 
     await post_form(web.client, path + "/resume", token_from=path)
     live = await wait_for_live(web.client, path)
