@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from batchtool.model import Slowdown
+
 if TYPE_CHECKING:
     from batchtool.report import RunReport
 
@@ -21,6 +23,8 @@ class RunStarted:
     """The input is read and checked; sending (if any) starts now.
 
     ``to_send``: rows this run will try to send (0 in a dry run or when nothing may be sent).
+    ``already_ok``: rows an earlier run of the same journal finished ok (a resume): with
+    ``to_send``, the whole account.
     ``options``: how the run was asked for, for logs; never holds a secret.
     """
 
@@ -30,6 +34,7 @@ class RunStarted:
     rows: int
     to_send: int
     options: Mapping[str, object] = field(default_factory=dict)
+    already_ok: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,9 @@ class RunProgress:
     """Where sending stands: rows finished of ``total``, counts per status, the pace.
 
     ``concurrency`` is the current limit on requests in flight and ``mean_concurrency`` its
-    time-weighted mean so far; both None when the engine does not report them.
+    time-weighted mean so far; both None when the engine does not report them. ``retries``:
+    requests sent beyond the first of each finished row. ``slowdown``: the last time the
+    adaptive limit fell, and why; ``slowdown_at_s`` when (seconds into the run).
     """
 
     done: int
@@ -47,6 +54,9 @@ class RunProgress:
     rate: float
     concurrency: int | None = None
     mean_concurrency: float | None = None
+    retries: int = 0
+    slowdown: Slowdown | None = None
+    slowdown_at_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,17 @@ class Outcome:
     attempts: int = 0
     error: str | None = None
     elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Slowdown:
+    """The adaptive concurrency was lowered to ``limit``, and why.
+
+    ``status``: the HTTP status of the answer that said "overloaded" (429, 502, 503, 504),
+    or None; ``error``: that answer's error when it had no status (a timeout, a refused or
+    reset connection). Neither: the answers were getting slower (the server is queueing).
+    """
+
+    limit: int
+    status: int | None = None
+    error: str | None = None

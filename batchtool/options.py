@@ -55,14 +55,18 @@ class Job:
     canary: int | None
     sync: Sync
     only_failed: bool = False
+    #: With ``only_failed``: the earlier run's results file, when ``path`` is its input.
+    earlier_results: Path | None = None
 
     def journal_options(self) -> dict[str, object]:
         """Everything that decides which rows are sent: a resume must be asked for alike."""
         # Recorded only when asked for, so journals written before the option still resume.
-        only_failed = {"only_failed": True} if self.only_failed else {}
+        only_failed: dict[str, object] = {"only_failed": True} if self.only_failed else {}
+        if self.earlier_results is not None:
+            only_failed["earlier_results"] = str(self.earlier_results)
         return {**self.read.journal_options(), **only_failed}
 
-    def started(self, plan: PlanSummary, *, to_send: int) -> RunStarted:
+    def started(self, plan: PlanSummary, *, to_send: int, already_ok: int = 0) -> RunStarted:
         """The event that opens the run's account, with its options (never a secret)."""
         options: dict[str, object] = {
             **self.journal_options(),
@@ -79,4 +83,5 @@ class Job:
             rows=plan.total,
             to_send=to_send,
             options=options,
+            already_ok=already_ok,
         )

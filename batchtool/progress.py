@@ -31,7 +31,8 @@ class Progress:
     """Counts a run's finished rows and emits a ``RunProgress`` to ``sink`` every ``interval_s``.
 
     ``set_limit`` records the engine's current limit on requests in flight; its time-weighted
-    mean is reported beside it. ``clock`` is injectable for tests.
+    mean is reported beside it; ``slowed`` the last time it fell, and why. ``clock`` is
+    injectable for tests.
     """
 
     def __init__(
@@ -47,7 +48,9 @@ class Progress:
         self._clock = clock
         self._interval_s = interval_s
         self.done = 0
+        self.retries = 0
         self.counts: dict[str, int] = {}
+        self._slowdown: tuple[model.Slowdown, float] | None = None
         self._start = clock()
         self._next_push = self._start + interval_s
         self._limit: int | None = None
@@ -62,9 +65,15 @@ class Progress:
         self._limit = limit
         self._limit_since = now
 
+    def slowed(self, slowdown: model.Slowdown) -> None:
+        """The engine lowered its limit on requests in flight: ``slowdown`` says why."""
+        self._slowdown = (slowdown, self._clock() - self._start)
+
     def advance(self, outcome: model.Outcome) -> None:
         """Count one finished row; tells the sink only when the interval has passed."""
         self.done += 1
+        if outcome.attempts > 1:
+            self.retries += outcome.attempts - 1
         status = outcome.status
         self.counts[status] = self.counts.get(status, 0) + 1
         now = self._clock()
@@ -89,6 +98,9 @@ class Progress:
             rate=self.done / elapsed if elapsed > 0 else 0.0,
             concurrency=self._limit,
             mean_concurrency=mean,
+            retries=self.retries,
+            slowdown=self._slowdown[0] if self._slowdown else None,
+            slowdown_at_s=self._slowdown[1] if self._slowdown else None,
         )
 
 

@@ -108,6 +108,7 @@ async def run_batch_async(
     journal: bool = True,
     canary: int | None = None,
     only_failed: bool = False,
+    earlier_results: str | Path | None = None,
     sync: SyncOptions | None = None,
     quiet: bool = True,
     progress_stream: TextIO | None = None,
@@ -126,9 +127,11 @@ async def run_batch_async(
     ``canary=N`` sends only the first N rows still to send; the rest are skipped, and the
     same call with ``resume=True`` (without ``canary``) sends them. ``only_failed=True``
     takes a results file of an earlier run and sends only its rows that were not done (not
-    ok, nor unchanged). ``on_event`` receives the
-    run's events (see :mod:`batchtool.events`), progress every ``progress_interval_s``;
-    without it, ``quiet=False`` shows text progress on ``progress_stream`` (stderr).
+    ok, nor unchanged); with ``earlier_results`` too, the input is that earlier run's own input
+    and its rows' statuses come from its results file ``earlier_results``. ``on_event``
+    receives the run's events (see :mod:`batchtool.events`), progress every
+    ``progress_interval_s``; without it, ``quiet=False`` shows text progress on
+    ``progress_stream`` (stderr).
     ``simulate=True`` starts the built-in simulator in this process and sends to it instead
     of ``credentials``: the way to try a file without an installation. ``sync`` makes it a
     nightly sync: with ``changed_only``, rows that would change nothing since the last run
@@ -148,6 +151,7 @@ async def run_batch_async(
         journal=journal,
         canary=canary,
         only_failed=only_failed,
+        earlier_results=earlier_results,
         sync=sync,
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -207,6 +211,7 @@ def _settle(
     journal: bool,
     canary: int | None,
     only_failed: bool,
+    earlier_results: str | Path | None,
     sync: SyncOptions | None,
 ) -> Job:
     """The run's options, checked against each other; fails before anything is read or sent."""
@@ -214,6 +219,8 @@ def _settle(
         raise UsageError(f"--timeout must be a positive number of seconds, not {timeout_s}")
     if resume and restart:
         raise UsageError("--resume and --restart contradict each other — choose one")
+    if earlier_results and not only_failed:
+        raise UsageError("earlier_results names the rows to send again: it needs only_failed")
     if canary is not None:
         if isinstance(canary, bool) or not isinstance(canary, int) or canary < 1:
             raise UsageError(f"--canary must be a whole number of rows, 1 or more, not {canary!r}")
@@ -250,6 +257,7 @@ def _settle(
         canary=canary if not dry_run else None,
         sync=nightly,
         only_failed=only_failed,
+        earlier_results=Path(earlier_results) if earlier_results else None,
     )
 
 
@@ -309,7 +317,7 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
         if job.only_failed:
-            planned = only_failed(planned, job.path)
+            planned = only_failed(planned, job.path, job.earlier_results)
         with polars_errors(job.path):
             planned, notes = job.sync.select(planned)
             if not job.dry_run:

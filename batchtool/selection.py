@@ -3,7 +3,9 @@
 A selection step (see ``plan.preset``): rows the earlier run finished get the status
 ``skipped`` with the reason, and are never sent; every other row is validated and sent as
 usual. The earlier run's status and error come from the results file's own columns, which
-the reader keeps as bookkeeping (``result:status``, ``result:error``).
+the reader keeps as bookkeeping (``result:status``, ``result:error``) — or, when the input
+is the earlier run's own input (passwords and all, which a results file masks), from that
+run's results file beside it, matched by row number.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from batchtool import model
 from batchtool.errors import UsageError
 from batchtool.plan import preset
 from batchtool.reader import BOOKKEEPING_PREFIX
+from batchtool.results import read_back
 
 EARLIER_STATUS: Final = BOOKKEEPING_PREFIX + "status"
 EARLIER_ERROR: Final = BOOKKEEPING_PREFIX + "error"
@@ -31,12 +34,25 @@ def reason(status: str) -> str:
     return status + _EARLIER
 
 
-def only_failed(planned: pl.LazyFrame, path: Path) -> pl.LazyFrame:
+def skipped_as_done(status: pl.Expr, error: pl.Expr) -> pl.Expr:
+    """A row an earlier selection skipped because a run before it had done it."""
+    return (status == model.SKIPPED) & error.is_in([reason(s) for s in DONE])
+
+
+def done(status: pl.Expr, error: pl.Expr) -> pl.Expr:
+    """A row of a results file that needs nothing more: done then, or in a run before."""
+    return status.is_in(DONE) | skipped_as_done(status, error)
+
+
+def only_failed(planned: pl.LazyFrame, path: Path, earlier: Path | None = None) -> pl.LazyFrame:
     """``planned`` with the rows an earlier run finished given ``skipped`` and the reason.
 
     A row skipped that way once stays skipped: sending this run's results file again with
-    --only-failed still sends nothing it already did.
+    --only-failed still sends nothing it already did. ``earlier``: the earlier run's results
+    file, when ``path`` is that run's input rather than its results.
     """
+    if earlier is not None:
+        planned = _with_earlier(planned, earlier)
     names = planned.collect_schema().names()
     if EARLIER_STATUS not in names:
         raise UsageError(
@@ -45,7 +61,23 @@ def only_failed(planned: pl.LazyFrame, path: Path) -> pl.LazyFrame:
         )
     status = pl.col(EARLIER_STATUS).str.strip_chars().str.to_lowercase()
     error = pl.col(EARLIER_ERROR) if EARLIER_ERROR in names else pl.lit(None, dtype=pl.String)
-    skipped_as_done = (status == model.SKIPPED) & error.is_in([reason(s) for s in DONE])
-    done = status.is_in(DONE) | skipped_as_done
-    why = pl.when(skipped_as_done).then(error).otherwise(pl.concat_str(status, pl.lit(_EARLIER)))
-    return preset(planned, done, model.SKIPPED, why)
+    why = (
+        pl.when(skipped_as_done(status, error))
+        .then(error)
+        .otherwise(pl.concat_str(status, pl.lit(_EARLIER)))
+    )
+    return preset(planned, done(status, error), model.SKIPPED, why)
+
+
+def _with_earlier(planned: pl.LazyFrame, earlier: Path) -> pl.LazyFrame:
+    """``planned`` with each row's status and error in the results file ``earlier`` (which the
+    same input gave), in place of any the input itself holds."""
+    row_type = planned.collect_schema()["row"]
+    theirs = read_back(earlier).select(
+        pl.col("row").cast(row_type),
+        pl.col("status").alias(EARLIER_STATUS),
+        pl.col("error").alias(EARLIER_ERROR),
+    )
+    return planned.drop(EARLIER_STATUS, EARLIER_ERROR, strict=False).join(
+        theirs, on="row", how="left", maintain_order="left"
+    )

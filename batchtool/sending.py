@@ -122,7 +122,7 @@ class Sender:
         if job.canary is not None:
             rows = itertools.islice(rows, job.canary)
             count = min(count, job.canary)
-        self._sink(job.started(plan, to_send=count))
+        self._sink(job.started(plan, to_send=count, already_ok=done_ok.height))
         if note := self._credentials.network.proxy_note:
             self._sink(RunNote(note))
         progress = Progress(count, sink=self._sink, interval_s=self._interval_s)
@@ -132,7 +132,9 @@ class Sender:
             progress.advance(outcome)
 
         with polars_errors(job.path):
-            dispatched = await self._dispatch(rows, on_outcome, progress.set_limit)
+            dispatched = await self._dispatch(
+                rows, on_outcome, progress.set_limit, progress.slowed
+            )
         outcomes = await asyncio.to_thread(recorder.outcomes)
         notes = (
             (f"resumed: {done_ok.height} row(s) already ok were not sent again",)
@@ -165,6 +167,7 @@ class Sender:
         rows: Iterator[model.Request],
         on_outcome: Callable[[model.Outcome], None],
         on_limit: Callable[[int], None],
+        on_slowdown: Callable[[model.Slowdown], None],
     ) -> DispatchReport:
         job, credentials = self._job, self._credentials
         interrupts = Interrupts(self._stop, self._sink)
@@ -188,6 +191,7 @@ class Sender:
                     job.dispatch,
                     on_outcome=on_outcome,
                     on_limit=on_limit,
+                    on_slowdown=on_slowdown,
                     stop=self._stop,
                 )
         finally:

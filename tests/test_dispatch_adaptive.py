@@ -15,6 +15,8 @@ from test_dispatch import BUSY, OK, FakeSender, VirtualTime, request, rows, run
 
 from batchtool import model
 from batchtool.dispatch import DispatchConfig
+from batchtool.dispatch.pacing import Gate
+from batchtool.web import words
 
 
 class BusyServer:
@@ -189,3 +191,102 @@ async def test_overload_answers_cut_the_limit(status: int | None, cuts: bool) ->
     _, outcomes = await run(rows(40), sender, DispatchConfig(), on_limit=limits.append)
     assert {o.status for o in outcomes} == {model.OK}
     assert any(b < a for a, b in itertools.pairwise(limits)) == cuts
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _gate(clock: _Clock, heard: list[model.Slowdown]) -> Gate[int]:
+    async def never(row: int) -> model.Attempt:
+        raise AssertionError("nothing is sent here")
+
+    return Gate(
+        never,
+        maximum=64,
+        clock=clock,
+        halting=lambda: False,
+        on_limit=None,
+        on_slowdown=heard.append,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        pytest.param(BUSY, "the installation answered 503 (busy)", id="503"),
+        pytest.param(
+            model.Attempt(ok=False, http_status=429, error="HTTP 429: slow down", retryable=True),
+            "the installation answered 429 (too many requests)",
+            id="429",
+        ),
+        pytest.param(
+            model.Attempt(ok=False, http_status=502, error="HTTP 502: Bad Gateway", retryable=True),
+            "the installation answered 502 (gateway error)",
+            id="502",
+        ),
+        pytest.param(
+            model.Attempt(ok=False, http_status=504, error="HTTP 504: timeout", retryable=True),
+            "the installation answered 504 (gateway timeout)",
+            id="504",
+        ),
+        pytest.param(
+            model.Attempt(
+                ok=False, http_status=None, error="timed out after 30 s", retryable=True
+            ),
+            "the installation did not answer in time",
+            id="timeout",
+        ),
+        pytest.param(
+            model.Attempt(
+                ok=False,
+                http_status=None,
+                error="connection lost before an answer (ServerDisconnectedError)",
+                retryable=True,
+            ),
+            "the installation refused or dropped the connection",
+            id="connection-reset",
+        ),
+    ],
+)
+def test_an_overload_cut_says_why_in_words(answer: model.Attempt, said: str) -> None:
+    clock, heard = _Clock(), list[model.Slowdown]()
+    gate = _gate(clock, heard)
+    clock.now = 1.0
+    gate.learn(0.5, answer)
+    assert gate.limit == 2  # the first limit, 4, cut to 70 %
+    assert [words.slowdown(s) for s in heard] == [f"{said}: slowing down to 2 at a time"]
+    gate.learn(0.6, answer)  # sent before the cut: the same overload, no second cut
+    assert len(heard) == 1
+
+
+def test_answers_getting_slower_say_so_when_the_limit_falls() -> None:
+    clock, heard = _Clock(), list[model.Slowdown]()
+    gate = _gate(clock, heard)
+
+    def round_of(rtt: float) -> None:
+        for _ in range(gate.limit):
+            sent = clock.now
+            clock.now += rtt
+            gate.learn(sent, OK)
+
+    round_of(0.1)  # the idle round trip
+    round_of(0.2)  # slow once: may be a hiccup, so nothing changes
+    assert heard == [] and gate.limit == 4
+    round_of(0.2)  # slow twice: the server is queueing
+    assert [words.slowdown(s) for s in heard] == [
+        "answers are getting slower: slowing down to 3 at a time"
+    ]
+
+
+
+async def test_the_engine_passes_the_gates_reasons_on() -> None:
+    heard: list[model.Slowdown] = []
+    sender = FakeSender(lambda req, n: BUSY if n == 1 else OK)
+    _, outcomes = await run(rows(20), sender, DispatchConfig(), on_slowdown=heard.append)
+    assert {o.status for o in outcomes} == {"ok"} and len(outcomes) == 20
+    assert heard and {(s.status, s.error) for s in heard} == {(503, None)}

@@ -179,3 +179,40 @@ def test_only_failed_needs_a_results_file(tmp_path: Path) -> None:
         f"batchtool: error: {src}: --only-failed needs a batchtool results file, with its "
         "status column — this file has none; to send every row, run it without --only-failed\n"
     )
+
+
+async def test_a_runs_failed_rows_go_again_from_its_own_input_passwords_and_all(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    locked = simulator.store.get("4")
+    assert locked is not None
+    locked.locked = True  # row 5 (a new password for customer 4) fails: 409
+    src = write_csv(tmp_path / "in.csv", HEADER, ROWS)
+    first = tmp_path / "in.results.csv"
+    await run_batch_async(src, credentials=creds(simulator), results_path=first)
+    assert [r["status"] for r in read_csv(first)] == ["ok", "invalid", "failed", "ok", "failed"]
+    assert read_csv(first)[4]["password"] == "***"  # so the results file cannot send it
+
+    locked.locked = False
+    simulator.clear_log()
+    second = tmp_path / "again.results.csv"
+    report = await run_batch_async(
+        src,
+        credentials=creds(simulator),
+        results_path=second,
+        only_failed=True,
+        earlier_results=first,
+    )
+    assert sorted((e.operation, e.form.get("customer_id")) for e in simulator.log) == [
+        ("lock", "999999"),
+        ("set_customer_details", "4"),
+    ]
+    assert locked.password_matches("s3cret!")  # as typed in the input, not the mask
+    assert [(r["status"], r["error"]) for r in read_csv(second)] == [
+        ("skipped", OK_EARLIER),
+        ("invalid", "email 'not-an-address' is not an email address"),
+        ("failed", "HTTP 404: customer not found (customer_id=999999)"),
+        ("skipped", OK_EARLIER),
+        ("ok", ""),
+    ]
+    assert report.plan.valid == 2  # exactly the rows that failed

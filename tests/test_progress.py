@@ -166,3 +166,17 @@ def test_render_summary_dry_run_and_long_errors() -> None:
     assert first == "batchtool dry run: checked 3 rows in 1m30s (0 rows/s); nothing was sent"
     assert max(len(line) for line in text.splitlines()) < 200
     assert "..." in text
+
+
+def test_progress_counts_retries_and_tells_the_last_slowdown() -> None:
+    clock, seen = FakeClock(), list[Event]()
+    progress = Progress(3, sink=seen.append, interval_s=1.0, clock=clock)
+    progress.advance(model.Outcome(row=1, status=model.OK, http_status=200, attempts=3))
+    clock.now += 4
+    progress.slowed(model.Slowdown(5, status=503))
+    clock.now += 1
+    progress.advance(model.Outcome(row=2, status=model.FAILED, http_status=404, attempts=1))
+    progress.advance(model.Outcome(row=3, status=model.OK, http_status=200, attempts=2))
+    last = progress.snapshot()
+    assert (last.retries, last.slowdown, last.slowdown_at_s) == (3, model.Slowdown(5, 503), 4.0)
+    assert isinstance(seen[-1], RunProgress) and seen[-1].retries == 2  # as of row 2

@@ -9,9 +9,12 @@ leaves a screenshot in ``browser-failures/``.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -19,7 +22,15 @@ import requests
 import xlsxwriter
 from conftest import PHASE_REPORTS, SimulatorProcesses
 from playwright.sync_api import Page, expect, sync_playwright
-from web_support import KEY_ENV, PASSWORD, ServeProcess, add_user, csv_bytes, write_profile
+from web_support import (
+    KEY_ENV,
+    PASSWORD,
+    ServeProcess,
+    add_user,
+    csv_bytes,
+    seed_runs,
+    write_profile,
+)
 
 from batchtool.dispatch import DispatchConfig
 from batchtool.simulator import DEFAULT_API_KEY, DEFAULT_API_USERNAME
@@ -62,13 +73,13 @@ class Served(ServeProcess):
     sim_url = ""
 
 
-@pytest.fixture
-def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
-    """A `batchtool serve` with user alice and a profile "staging" for a simulator process
-    answering in about 20 ms, so a few thousand rows take a few seconds to send."""
+def _serve(
+    tmp_path: Path, simulator_process: SimulatorProcesses, runs: list[tuple[str, str, str]]
+) -> Iterator[Served]:
     sim_url = simulator_process("--latency-ms", "20", "--customers", str(LONG_RUN_ROWS))
     config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
     add_user(tmp_path / "data")
+    seed_runs(tmp_path / "data" / "runs", sim_url, runs)
     serve = Served(tmp_path / "data", config, {KEY_ENV: DEFAULT_API_KEY})
     serve.sim_url = sim_url
     serve.start()
@@ -76,6 +87,29 @@ def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Se
     if serve.proc is not None and serve.proc.poll() is None:
         serve.stop()
     print("".join(serve.output))  # shown when the test fails
+
+
+@pytest.fixture
+def server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
+    """A `batchtool serve` with user alice and a profile "staging" for a simulator process
+    answering in about 20 ms, so a few thousand rows take a few seconds to send."""
+    yield from _serve(tmp_path, simulator_process, [])
+
+
+#: Runs the runs list starts with: 45 finished by alice, then 15 stopped by bob, and two
+#: uploads bob checked but never sent.
+SEEDED_RUNS = [
+    *((f"weekly-{i:02}.csv", "alice", "finished") for i in range(45)),
+    *((f"fixes-{i:02}.csv", "bob", "stopped") for i in range(15)),
+    ("draft-a.csv", "bob", "planned"),
+    ("draft-b.csv", "bob", "planned"),
+]
+
+
+@pytest.fixture
+def server_with_runs(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
+    """``server``, with the ``SEEDED_RUNS`` already there."""
+    yield from _serve(tmp_path, simulator_process, SEEDED_RUNS)
 
 
 @pytest.fixture
@@ -173,7 +207,16 @@ def test_check_confirm_send_watch_and_download(page: Page, server: Served, tmp_p
     )
 
 
-def test_stop_then_resume(page: Page, server: Served, tmp_path: Path) -> None:
+def _run_json(page: Page) -> dict[str, Any]:
+    """The JSON twin of the run page shown, fetched with the browser's own session."""
+    url = page.url.split("?")[0].removesuffix("/stop")
+    data: dict[str, Any] = page.request.get(url + ".json").json()
+    return data
+
+
+def test_stop_asks_first_then_resume_keeps_the_totals(
+    page: Page, server: Served, tmp_path: Path
+) -> None:
     rows = range(1, LONG_RUN_ROWS + 1)
     file = tmp_path / "locks.csv"
     file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in rows)))
@@ -182,12 +225,83 @@ def test_stop_then_resume(page: Page, server: Served, tmp_path: Path) -> None:
     page.get_by_role("button", name=f"Send {LONG_RUN_ROWS:,} rows").click()
     bar = page.get_by_role("progressbar", name="Rows sent")
     expect(bar).not_to_have_attribute("aria-valuenow", "0")  # moved by the page's script
+    expect(page.locator('[data-field="time_left_text"]')).to_have_text(
+        re.compile(r"about \d+ min left|less than a minute left")
+    )
+    elapsed = page.locator('[data-field="elapsed_text"]')
+    expect(elapsed).to_have_text(re.compile(r"\d+ s|\d+ min \d+ s"))
     page.get_by_role("button", name="Stop").click()
-    expect(page.get_by_role("heading", name="Stopped")).to_be_visible()
+    expect(page.get_by_role("heading", name="Stop sending?")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()  # not yet
+    page.get_by_role("button", name="Stop").click()
+    stopped = page.get_by_role("heading", name=re.compile("^Stopped by alice at "))
+    expect(stopped).to_be_visible()
+    run = _run_json(page)["run"]
+    at = datetime.fromisoformat(run["sends"][0]["stopped_at"]).astimezone(UTC).strftime("%H:%M")
+    expect(stopped).to_have_text(f"Stopped by alice at {at}")
+    unsent, ok_before = run["counts"]["skipped"], run["counts"]["ok"]
+    expect(page.locator("p.unsent")).to_have_text(
+        f"{unsent:,} rows not sent yet. Resume sends them, never a row that is already ok."
+    )
+    expect(page.get_by_role("table", name="Errors, grouped by reason")).to_have_count(0)
 
     page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()
+    expect(page.locator("#to-send")).to_have_text(f"{LONG_RUN_ROWS:,}")  # the whole file
+    assert int(page.locator("#done").inner_text().replace(",", "")) >= ok_before
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
     expect(page.get_by_role("table", name="Rows by status")).to_contain_text(f"{LONG_RUN_ROWS:,}")
+    story = page.get_by_role("table", name=re.compile("^The run's story"))
+    expect(story.get_by_role("row")).to_have_text(
+        [
+            re.compile("When.*What.*Who"),
+            re.compile("Checked.*alice"),
+            re.compile("Sent.*alice"),
+            re.compile("Stopped.*alice"),
+            re.compile("Resumed.*alice"),
+            re.compile("Finished"),
+        ]
+    )
+
+
+def test_failed_rows_grouped_then_sent_again_through_the_plan(
+    page: Page, server: Served, tmp_path: Path
+) -> None:
+    # Customers above LONG_RUN_ROWS do not exist: those rows fail with 404.
+    missing = [f"lock,{LONG_RUN_ROWS + i}" for i in range(1, 13)]
+    file = tmp_path / "some.csv"
+    there = [f"lock,{i}" for i in range(1, 9)]
+    file.write_bytes(csv_bytes("operation,customer_id", *there, *missing))
+    sign_in(page, server.url)
+    check(page, file)
+    page.get_by_role("button", name="Send 20 rows").click()
+    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
+    errors = page.get_by_role("table", name="Errors, grouped by reason")
+    expect(errors.get_by_role("row")).to_have_count(2)  # the header, one group
+    expect(errors.get_by_role("row").nth(1).get_by_role("cell")).to_have_text(
+        ["failed", "HTTP 404: customer not found (customer_id=…)", "12", "rows 9, 10, 11"]
+    )
+    first = page.url
+    page.get_by_role("button", name="Send the 12 failed rows again").click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("^some.csv, checked"))).to_have_attribute(
+        "href", first.removeprefix(server.url)
+    )
+    page.get_by_role("button", name="Send 12 rows").click()
+    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
+    expect(page.get_by_role("table", name="Rows by status")).to_have_text(
+        re.compile(r"failed\s*12\s*skipped\s*8")
+    )  # the 8 rows ok before were not sent again
+    log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
+    sent = [entry["lookup"][1] for entry in log]
+    assert sorted(sent, key=int) == [str(i) for i in range(1, 9)] + sorted(
+        [m.split(",")[1] for m in missing] * 2, key=int
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(first)
+    expect(page.get_by_text("The failed rows are sent again in")).to_be_visible()
+    expect(page.get_by_role("button", name="Send the 12 failed rows again")).to_have_count(0)
+    _fits_a_phone(page)
 
 
 def test_a_killed_server_restarts_and_the_run_resumes(
@@ -218,3 +332,74 @@ def test_a_killed_server_restarts_and_the_run_resumes(
     # Rows in flight when the server died (at most the concurrency's maximum) may go twice;
     # everything else exactly once.
     assert len(sent) - len(set(sent)) <= DispatchConfig().max_in_flight
+
+
+#: Finds every word inside ``selector`` that the browser laid out over more than one line,
+#: e.g. "alic/e", "Fini/shed" or "19,1/56" in a table squeezed onto a phone.
+_BROKEN_WORDS_JS = """
+(selector) => {
+  const broken = [];
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+        if (lines.size > 1) { broken.push(match[0]); }
+      }
+    }
+  }
+  return broken;
+}
+"""
+
+#: Elements that reach past the right edge of the screen.
+_TOO_WIDE_JS = """
+(selector) => Array.from(document.querySelectorAll(selector))
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .map((el) => el.id || el.name || el.tagName)
+"""
+
+
+def _fits_a_phone(page: Page) -> None:
+    assert page.evaluate(_BROKEN_WORDS_JS, "table") == []
+    assert page.evaluate(_TOO_WIDE_JS, "header.top *, form, input, select, button") == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_runs_list_pages_and_filters_and_fits_a_phone(page: Page, server_with_runs: Served) -> None:
+    server = server_with_runs
+    sign_in(page, server.url)
+    page.get_by_role("link", name="Runs").click()
+    expect(page.get_by_role("table", name="Runs 1 to 50 of 60, newest first")).to_be_visible()
+    first = page.get_by_role("table", name=re.compile("^Runs 1 to 50")).get_by_role("row").nth(1)
+    expect(first).to_contain_text("fixes-14.csv")
+    page.get_by_role("link", name="Older runs").click()
+    older = page.get_by_role("table", name="Runs 51 to 60 of 60, newest first")
+    expect(older.get_by_role("row")).to_have_count(11)
+    expect(older.get_by_role("row").last).to_contain_text("weekly-00.csv")
+    expect(page.get_by_text("2 uploads checked, not sent")).to_be_visible()
+    expect(page.get_by_role("link", name="draft-a.csv")).to_be_hidden()  # collapsed
+
+    page.get_by_label("Person").select_option("bob")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("table", name="Runs 1 to 15 of 15, newest first")).to_be_visible()
+    page.get_by_text("2 uploads checked, not sent").click()
+    expect(page.get_by_role("link", name="draft-a.csv")).to_be_visible()
+    page.get_by_label("File name").fill("fixes-1")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"/runs\?status=&person=bob&file=fixes-1$"))
+    found = page.get_by_role("table", name="Runs 1 to 5 of 5, newest first")
+    expect(found.get_by_role("row")).to_have_count(6)
+    expect(found.get_by_role("row").nth(1)).to_contain_text("fixes-14.csv")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/runs")
+    _fits_a_phone(page)
+    page.get_by_role("link", name="fixes-14.csv").click()
+    expect(page.get_by_role("heading", name="fixes-14.csv")).to_be_visible()
+    _fits_a_phone(page)
+    page.get_by_role("link", name="New batch").click()
+    _fits_a_phone(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import aiohttp
 import openpyxl
@@ -19,11 +20,11 @@ from web_support import (
     post_form,
     run_folder,
     run_json,
+    sending_slowly,
     sign_in,
     upload,
     wait_for_live,
     wait_for_status,
-    wait_until,
 )
 
 from batchtool.simulator import FaultConfig
@@ -71,6 +72,7 @@ async def test_the_plan_shows_counts_invalid_rows_and_masked_requests(web: WebSe
         "valid": 2,
         "invalid": 1,
         "by_operation": {"set_customer_details": 1, "lock": 1},
+        "preset": {},
     }
     assert data["invalid_rows"] == [[2, "email 'not-an-email' is not an email address"]]
     assert data["run"]["samples"][0] == (
@@ -126,12 +128,21 @@ async def test_a_sent_run_is_finished_with_its_results_to_download(web: WebServe
     assert run["status"] == "finished" and run["status_text"] == "Finished"
     assert run["counts"] == {"ok": 2, "invalid": 1}
     assert run["sent_by"] == "alice" and run["checked_by"] == "alice"
-    assert run["errors"] == [["email 'not-an-email' is not an email address", 1]]
+    assert run["errors"] == [
+        {
+            "status": "invalid",
+            "http_status": None,
+            "reason": "email '…' is not an email address",
+            "count": 1,
+            "rows": [2],
+        }
+    ]
     assert run["resumable"] is False
     page = await (await web.client.get(path)).text()
     assert '<h2 id="done-title">Finished</h2>' in page
     assert ">Download results (CSV)</a>" in page and ">Download results (Excel)</a>" in page
-    assert ">Resume</button>" not in page
+    assert ">Download failed rows (Excel)</a>" in page
+    assert ">Resume</button>" not in page and "failed rows again" not in page
 
     results = await web.client.get(path + "/results.csv")
     assert results.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -205,50 +216,73 @@ async def test_a_file_of_an_unknown_kind_is_refused_before_it_is_kept(web: WebSe
     assert not (web.data_dir / "runs").exists() or not list((web.data_dir / "runs").iterdir())
 
 
-async def test_stop_then_resume_sends_every_row_once(web: WebServer) -> None:
+async def test_stop_asks_first_says_who_stopped_and_a_resume_keeps_the_totals(
+    web: WebServer,
+) -> None:
     # Slow enough answers that the run is still going when the test stops it, whatever the
     # adaptive concurrency grows to.
-    web.simulator.faults = FaultConfig(latency_ms=100)
-    rows = [f"lock,{i}" for i in range(1, 301)]
-    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "many.csv")
-    await post_form(web.client, path + "/send", token_from=path)
-    await wait_until(lambda: len(web.simulator.log) >= 20)
+    path = await sending_slowly(web, "many.csv", rows=300, latency_ms=100)
     live = await wait_for_live(web.client, path)
     assert live["to_send"] == 300 and 0 < live["done"] < 300
-    assert live["concurrency"] >= 1 and live["rate"] > 0 and live["history"]
     assert sum(live["counts"].values()) == live["done"]
+    (send,) = live["installations"]
+    assert send["installation"] == "staging" and send["concurrency"] >= 1
+    assert send["rate"] > 0 and send["history"]
     page = await (await web.client.get(path)).text()
     assert re.search(
         r'role="progressbar" aria-label="Rows sent"\s+aria-valuemin="0" '
         r'aria-valuemax="300" aria-valuenow="\d+"',
         page,
     )
-    assert ">Stop</button>" in page
+    # Stop opens its confirmation (a page of its own: no script needed); it stops nothing.
+    assert f'<form method="get" action="{path}/stop">' in page and ">Stop</button>" in page
+    confirm = await (await web.client.get(path + "/stop")).text()
+    assert '<h3 id="confirm-stop-title">Stop sending?</h3>' in confirm
+    assert f'<form method="post" action="{path}/stop">' in confirm
+    assert f'<a href="{path}">Keep sending</a>' in confirm
+    assert (await run_json(web.client, path))["run"]["status"] == "sending"
+
     status, _ = await post_form(web.client, path + "/stop", token_from=path)
     assert status == 200
-    data = await wait_for_status(web.client, path)
-    run = data["run"]
+    run = (await wait_for_status(web.client, path))["run"]
     assert run["status"] == "stopped" and run["resumable"] is True
-    assert run["counts"]["skipped"] > 0
+    stopped = run["sends"][0]
+    assert stopped["stopped_by"] == "alice" and stopped["ended"] == "stopped"
+    at = datetime.fromisoformat(stopped["stopped_at"]).astimezone(UTC).strftime("%H:%M")
+    assert run["status_text"] == f"Stopped by alice at {at}"
+    unsent, ok_before = run["counts"]["skipped"], run["counts"]["ok"]
+    assert run["unsent"] == unsent > 0 and run["errors"] == []  # not an error: not sent yet
     page = await (await web.client.get(path)).text()
-    assert '<h2 id="done-title">Stopped</h2>' in page and ">Resume</button>" in page
+    assert f'<h2 id="done-title">Stopped by alice at {at}</h2>' in page
+    assert f"<strong>{unsent:,}</strong> rows not sent yet. Resume" in page
+    assert ">Resume</button>" in page and "interrupted" not in page.lower()
+    ended = await web.client.get(path + "/stop")  # nothing left to confirm: the run itself
+    assert ended.status == 200 and ended.url.path == path
 
-    web.simulator.faults = FaultConfig()
     await post_form(web.client, path + "/resume", token_from=path)
+    live = await wait_for_live(web.client, path)
+    assert live["to_send"] == 300 and live["done"] >= ok_before  # totals, not this send's
+    page = await (await web.client.get(path)).text()
+    shown = re.search(r'<span id="done">([\d,]+)</span> of\s*<span id="to-send">([\d,]+)<', page)
+    assert shown and shown.group(2) == "300" and int(shown.group(1)) >= ok_before
     data = await wait_for_status(web.client, path)
     assert data["run"]["status"] == "finished"
     assert data["run"]["counts"] == {"ok": 300}
     assert [s["resume"] for s in data["run"]["sends"]] == [False, True]
+    assert [(e["what"], e["by"]) for e in data["story"]] == [
+        ("Checked", "alice"),
+        ("Sent", "alice"),
+        ("Stopped", "alice"),
+        ("Resumed", "alice"),
+        ("Finished", None),
+    ]
+    assert re.fullmatch(r"\d+ s in 2 sends", data["sending_time"])
     sent = [e.lookup for e in web.simulator.log]
     assert len(sent) == len(set(sent)) == 300
 
 
 async def test_a_run_cut_off_by_a_restart_is_interrupted_and_resumes(web: WebServer) -> None:
-    web.simulator.faults = FaultConfig(latency_ms=40)
-    rows = [f"lock,{i}" for i in range(1, 201)]
-    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *rows), "big.csv")
-    await post_form(web.client, path + "/send", token_from=path)
-    await wait_until(lambda: len(web.simulator.log) >= 20)
+    path = await sending_slowly(web, "big.csv", rows=200, latency_ms=40)
     await post_form(web.client, path + "/stop", token_from=path)
     await wait_for_status(web.client, path)
     # What a crash leaves: meta.json still says sending, and no results file is written.
@@ -273,7 +307,9 @@ async def test_a_run_cut_off_by_a_restart_is_interrupted_and_resumes(web: WebSer
     assert not sent_before & set(sent_after)  # nothing already ok was sent again
 
 
-async def test_runs_lists_every_run_newest_first_with_who_and_what(web: WebServer) -> None:
+async def test_runs_lists_runs_that_sent_and_keeps_uploads_never_sent_apart(
+    web: WebServer,
+) -> None:
     _, first, _ = await upload(web.client, PLAN_CSV, "first.csv")
     await post_form(web.client, first + "/send", token_from=first)
     await wait_for_status(web.client, first)
@@ -282,14 +318,17 @@ async def test_runs_lists_every_run_newest_first_with_who_and_what(web: WebServe
     assert await sign_in(web.client, "bob") == 200
     await upload(web.client, PLAN_CSV, "second.csv")
 
-    runs = (await (await web.client.get("/runs.json")).json())["runs"]
-    assert [(r["file_name"], r["checked_by"], r["sent_by"], r["status_text"]) for r in runs] == [
-        ("second.csv", "bob", None, "Checked, not sent"),
-        ("first.csv", "alice", "alice", "Finished"),
+    data = await (await web.client.get("/runs.json")).json()
+    listed = [(r["file_name"], r["sent_by"], r["status_text"]) for r in data["runs"]]
+    assert listed == [("first.csv", "alice", "Finished")]
+    assert [(r["file_name"], r["checked_by"], r["status_text"]) for r in data["not_sent"]] == [
+        ("second.csv", "bob", "Checked, not sent"),
     ]
     page = await (await web.client.get("/runs")).text()
-    assert page.index("second.csv") < page.index("first.csv")
-    assert "ok 2, invalid 1" in page
+    sent, apart = page.split('<details class="not-sent">')
+    assert "first.csv" in sent and "second.csv" not in sent
+    assert "<summary>1 upload checked, not sent</summary>" in apart and "second.csv" in apart
+    assert '<span class="count">ok 2</span>, <span class="count">invalid 1</span>' in sent
 
 
 async def test_every_user_sees_the_same_run(web: WebServer) -> None:

@@ -45,7 +45,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     form.add_field("installation", "staging")
     form.add_field("spreadsheet", b"operation,customer_id\nlock,2\n", filename="b.csv")
     assert (await web.client.post("/check", data=form)).status == 403
-    runs = (await (await web.client.get("/runs.json")).json())["runs"]
+    runs = (await (await web.client.get("/runs.json")).json())["not_sent"]
     assert [r["file_name"] for r in runs] == ["a.csv"]
 
 

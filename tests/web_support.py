@@ -12,16 +12,26 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
+
+if TYPE_CHECKING:
+    from batchtool.simulator import Simulator
 
 PASSWORD = "correct horse battery"
 PROFILE = "staging"
 KEY_ENV = "BATCHTOOL_TEST_STAGING_KEY"
 
 WebClient = TestClient[web.Request, web.Application]
+
+
+class WebServerLike(Protocol):
+    """What the helpers need of conftest's ``WebServer``."""
+
+    client: WebClient
+    simulator: Simulator
 
 #: How often the wait helpers look before giving up (each look sleeps a little): generous, so
 #: a busy machine never fails a test that would pass on a quiet one.
@@ -90,6 +100,21 @@ async def post_form(
     data = {"csrf_token": await page_token(client, token_from), **(fields or {})}
     response = await client.post(path, data=data)
     return response.status, await response.text()
+
+
+async def sending_slowly(
+    web: WebServerLike, file_name: str, *, rows: int, latency_ms: float
+) -> str:
+    """Upload ``rows`` lock rows and send them to a simulator answering in ``latency_ms``:
+    the run's path, once 20 requests went out (a run still going when the test acts)."""
+    from batchtool.simulator import FaultConfig
+
+    web.simulator.faults = FaultConfig(latency_ms=latency_ms)
+    lines = [f"lock,{i}" for i in range(1, rows + 1)]
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", *lines), file_name)
+    await post_form(web.client, path + "/send", token_from=path)
+    await wait_until(lambda: len(web.simulator.log) >= 20)
+    return path
 
 
 def csv_bytes(*lines: str) -> bytes:
@@ -219,3 +244,25 @@ def add_user(data_dir: Path, name: str = "alice") -> None:
     from batchtool.web import Users, WebConfig
 
     Users(WebConfig(data_dir=data_dir).users_path).add(name, PASSWORD)
+
+
+def seed_runs(runs_dir: Path, base_url: str, runs: list[tuple[str, str, str]]) -> None:
+    """Write runs as the server does, oldest first: (file name, user, status) each; those
+    that sent have one send by that user, ended with that status, and 10 rows ok."""
+    from batchtool.web.runstore import ENDED, RunStore, Send, now_iso
+
+    store = RunStore(runs_dir)
+    for name, user, status in runs:
+        meta = store.create(
+            file_name=name,
+            extension=".csv",
+            installation=PROFILE,
+            base_url=base_url,
+            user=user,
+            options={},
+        )
+        meta.status = status
+        if status in ENDED:
+            meta.sends.append(Send(by=user, at=now_iso(), resume=False, ended=status))
+            meta.counts = {"ok": 10}
+        store.save(meta)

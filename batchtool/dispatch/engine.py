@@ -47,11 +47,13 @@ async def dispatch(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    on_slowdown: Callable[[model.Slowdown], None] | None = None,
 ) -> DispatchReport:
     """Send every request; call ``on_outcome`` once per row as soon as its outcome is final.
 
     ``on_limit`` is called with the limit on requests in flight when sending starts and each
-    time it changes (with a fixed concurrency: once). Rows never started get no outcome (the
+    time it changes (with a fixed concurrency: once); ``on_slowdown`` each time the adaptive
+    limit falls, with why. Rows never started get no outcome (the
     caller reports them skipped). An exception from ``on_outcome`` or ``on_limit`` cancels
     everything in flight and is raised from here; so is one from the ``requests`` iterator,
     after the rows already pulled have finished.
@@ -65,6 +67,7 @@ async def dispatch(
         sleep=sleep,
         clock=clock,
         rng=rng or random.Random(),
+        on_slowdown=on_slowdown,
     )
     return await engine.run(iter(requests))
 
@@ -85,11 +88,13 @@ class _Engine:
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
         rng: random.Random,
+        on_slowdown: Callable[[model.Slowdown], None] | None = None,
     ) -> None:
         self._sender = sender
         self._config = config
         self._on_outcome = on_outcome
         self._on_limit = on_limit
+        self._on_slowdown = on_slowdown
         self._workers = config.max_in_flight
         self._stop = stop
         self._sleep_fn = sleep
@@ -134,6 +139,7 @@ class _Engine:
                 clock=self._clock,
                 halting=self._halting,
                 on_limit=self._on_limit,
+                on_slowdown=self._on_slowdown,
             )
             self._send_row = self._gate.send
         if self._on_limit is not None:

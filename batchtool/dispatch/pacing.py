@@ -54,10 +54,12 @@ class Gate(Generic[_RowT]):
         clock: Callable[[], float],
         halting: Callable[[], bool],
         on_limit: Callable[[int], None] | None,
+        on_slowdown: Callable[[model.Slowdown], None] | None = None,
     ) -> None:
         self._send = send
         self._halting = halting
         self._on_limit = on_limit
+        self._on_slowdown = on_slowdown
         self._limiter = AdaptiveLimit(maximum=maximum, clock=clock)
         self.limit = self._limiter.limit
         self._in_flight = 0
@@ -86,10 +88,13 @@ class Gate(Generic[_RowT]):
         limiter.on_answer(sent_at, in_flight=self._in_flight, overload=overload, ok=attempt.ok)
         limit = limiter.limit
         if limit != self.limit:
+            slower = limit < self.limit
             self.limit = limit
             self._open()
             if self._on_limit is not None:
                 self._on_limit(limit)
+            if slower and self._on_slowdown is not None:
+                self._on_slowdown(_slowdown(limit, attempt if overload else None))
 
     def close(self) -> None:
         """The run is stopping: every request waiting at the gate gets ``Halted``."""
@@ -127,3 +132,13 @@ class Gate(Generic[_RowT]):
             if not waiter.done():  # a cancelled waiter gave up its turn
                 self._in_flight += 1
                 waiter.set_result(True)
+
+
+def _slowdown(limit: int, overload: model.Attempt | None) -> model.Slowdown:
+    """Why the limit fell to ``limit``: the overload answer that cut it, or (None) a cut for
+    latency, the only other way the limiter lowers it."""
+    if overload is None:
+        return model.Slowdown(limit)
+    if overload.http_status is not None:
+        return model.Slowdown(limit, status=overload.http_status)
+    return model.Slowdown(limit, error=overload.error)

@@ -7,8 +7,10 @@ dir and server settings), ``users`` and ``sessions`` (who may sign in, who is si
 pages), ``pages_auth`` / ``pages_batch`` / ``pages_runs`` (the handlers), ``runs`` (every
 run's lifecycle), ``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run
 behind a plan), ``sending`` (a run in its own thread), ``live`` (a sending run's live
-state), ``tables`` (what pages read from run files), ``mappings`` (remembered column
-choices), ``installations`` (profiles the page offers), ``files`` (private JSON files).
+state), ``tables`` (what pages read from run files: errors grouped, the Excel downloads),
+``story`` (who did what to a run, and when), ``runlist`` (the Runs list's pages and
+filters), ``words`` (times and reasons in words), ``mappings`` (remembered column choices),
+``installations`` (profiles the page offers), ``files`` (private JSON files).
 """
 
 from batchtool.web.app import check_bind, make_app, serve

@@ -50,8 +50,12 @@ def check(
     plan_path: Path,
     options: Mapping[str, Any],
     credentials: Credentials | None,
+    earlier: Path | None = None,
 ) -> CheckResult:
-    """Read and plan the upload, write the plan file; blocking (run it off the event loop)."""
+    """Read and plan the upload, write the plan file; blocking (run it off the event loop).
+
+    ``earlier``: the statuses of the run whose failed rows this one sends again (the upload
+    is that run's input): the rows it did are planned as skipped."""
     try:
         report = run_batch(
             input_path,
@@ -59,6 +63,8 @@ def check(
             dry_run=True,
             results_path=plan_path,
             read=read_options(options),
+            only_failed=earlier is not None,
+            earlier_results=earlier,
         )
         invalid = tables.invalid_rows(plan_path) if report.plan.invalid else []
     except UnknownColumnsError as exc:
@@ -75,6 +81,7 @@ def check(
             "valid": plan.valid,
             "invalid": plan.invalid,
             "by_operation": plan.by_operation,
+            "preset": plan.preset,
         },
         samples=report.sample_requests,
         invalid_rows=invalid,

@@ -1,5 +1,5 @@
-"""A run's page (plan, sending, done), its actions (send, stop, resume), its downloads, and
-the list of every run."""
+"""A run's page (plan, sending, done), its actions (send, stop, resume, send the failed rows
+again), its downloads, and the list of every run."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from batchtool import api
+from batchtool import api, model
 from batchtool.errors import BatchtoolError
-from batchtool.web import runstore
+from batchtool.web import runlist, runstore, story
 from batchtool.web.keys import RUNS, SESSION
-from batchtool.web.render import after_post, error_page, respond
+from batchtool.web.render import after_post, error_page, respond, when
 from batchtool.web.runs import RunError
 from batchtool.web.runstore import ID_ROUTE, RunMeta
 
@@ -34,10 +34,13 @@ def signed_in_user(request: web.Request) -> str:
     return session.user
 
 
-def _summary(meta: RunMeta) -> dict[str, Any]:
-    """What the runs list shows of a run (and the start of its page's JSON)."""
+def _summary(request: web.Request, meta: RunMeta) -> dict[str, Any]:
+    """What the runs list shows of a run (and the start of its page's JSON): while it sends,
+    its counts are the live ones."""
+    live = request.app[RUNS].live(meta.id)
     return {
         **meta.to_json(),
+        "counts": live.totals() if live else meta.counts,
         "status_text": meta.status_text,
         "sent_by": meta.sent_by,
         "sent_at": meta.sent_at,
@@ -45,33 +48,59 @@ def _summary(meta: RunMeta) -> dict[str, Any]:
     }
 
 
+def _link(request: web.Request, run_id: str | None) -> dict[str, str] | None:
+    """Another run, as a link names it."""
+    other = request.app[RUNS].get(run_id) if run_id else None
+    if other is None:
+        return None
+    return {"url": f"/runs/{other.id}", "text": f"{other.file_name}, checked {when(other.created)}"}
+
+
 def _downloads(request: web.Request, meta: RunMeta) -> dict[str, str | None]:
     store = request.app[RUNS].store
     base = f"/runs/{meta.id}"
     ended = meta.status in runstore.ENDED and store.results_path(meta).exists()
+    counts = meta.counts
+    not_ok = ended and counts.get(model.FAILED, 0) + counts.get(model.INVALID, 0) + meta.unsent > 0
     return {
         "plan_csv": f"{base}/plan.csv" if meta.plan is not None else None,
         "results_csv": f"{base}/results.csv" if ended else None,
         "results_xlsx": f"{base}/results.xlsx" if ended else None,
+        "failed_xlsx": f"{base}/failed.xlsx" if not_ok else None,
     }
 
 
 async def run_page(
-    request: web.Request, meta: RunMeta, *, error: str | None = None, status: int = 200
+    request: web.Request,
+    meta: RunMeta,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    confirm_stop: bool = False,
 ) -> web.Response:
     manager = request.app[RUNS]
     live = manager.live(meta.id)
     plan = meta.plan or {}
     invalid = await manager.invalid_rows(meta) if meta.plan else []
+    ended = meta.status in runstore.ENDED
+    failed = meta.counts.get(model.FAILED, 0) if ended else 0
+    can_stop = live is not None and not live.stopping
     data = {
-        "run": _summary(meta),
+        "run": _summary(request, meta),
         "error": error,
         "invalid_rows": invalid,
         "invalid_rows_more": max(0, int(plan.get("invalid", 0)) - len(invalid)),
         "needs_forget_confirmation": bool(plan.get("by_operation", {}).get(api.FORGET)),
         "can_send": meta.status == runstore.PLANNED and bool(plan.get("valid")),
-        "can_stop": live is not None and not live.stopping,
-        "can_resume": meta.status in runstore.ENDED and meta.resumable,
+        "can_stop": can_stop,
+        "confirm_stop": confirm_stop and can_stop,
+        "can_resume": ended and meta.resumable,
+        "failed": failed,
+        "can_retry_failed": bool(failed) and not meta.unsent and not meta.retried_in,
+        "retry_of": _link(request, meta.retry_of),
+        "retried_in": [link for i in meta.retried_in if (link := _link(request, i))],
+        "story": story.events(meta),
+        "sending_time": story.sending_time(meta),
         "live": live.snapshot() if live else None,
         "downloads": _downloads(request, meta),
         "api_names": list(api.KNOWN_COLUMNS),
@@ -88,8 +117,10 @@ async def show_run(request: web.Request) -> web.StreamResponse:
 @routes.get("/runs")
 @routes.get("/runs.json")
 async def list_runs(request: web.Request) -> web.StreamResponse:
-    runs = [_summary(meta) for meta in request.app[RUNS].newest_first()]
-    return respond(request, "runs.html", {"runs": runs}, page="runs")
+    data = runlist.listing(
+        request.app[RUNS].newest_first(), request.query, lambda meta: _summary(request, meta)
+    )
+    return respond(request, "runs.html", data, page="runs")
 
 
 async def _act(
@@ -114,10 +145,30 @@ async def send(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.get(f"/runs/{ID_ROUTE}/stop")
+async def confirm_stop(request: web.Request) -> web.StreamResponse:
+    """Stop's confirmation, a page of its own so that it works without JavaScript too."""
+    meta = find_run(request)
+    if request.app[RUNS].live(meta.id) is None:
+        raise web.HTTPSeeOther(f"/runs/{meta.id}")  # it ended meanwhile: nothing to confirm
+    return await run_page(request, meta, confirm_stop=True)
+
+
 @routes.post(f"/runs/{ID_ROUTE}/stop")
 async def stop(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
-    return await _act(request, meta, lambda: request.app[RUNS].stop(meta), 409)
+    user = signed_in_user(request)
+    return await _act(request, meta, lambda: request.app[RUNS].stop(meta, user), 409)
+
+
+@routes.post(f"/runs/{ID_ROUTE}/retry-failed")
+async def retry_failed(request: web.Request) -> web.StreamResponse:
+    meta = find_run(request)
+    try:
+        retry = await request.app[RUNS].retry_failed(meta, signed_in_user(request))
+    except RunError as exc:
+        return await run_page(request, meta, error=str(exc), status=409)
+    return after_post(request, f"/runs/{retry.id}")
 
 
 @routes.post(f"/runs/{ID_ROUTE}/resume")
@@ -164,14 +215,22 @@ async def results_csv(request: web.Request) -> web.StreamResponse:
     return _attachment(request.app[RUNS].store.results_path(meta), f"{_stem(meta)}.results.csv")
 
 
-@routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
-async def results_xlsx(request: web.Request) -> web.StreamResponse:
+async def _excel(request: web.Request, *, failed: bool) -> web.StreamResponse:
     meta = find_run(request)
-    if _downloads(request, meta)["results_xlsx"] is None:
+    if _downloads(request, meta)["failed_xlsx" if failed else "results_xlsx"] is None:
         raise web.HTTPNotFound()
-    manager = request.app[RUNS]
     try:
-        await manager.excel(meta)
+        path = await request.app[RUNS].excel(meta, failed=failed)
     except BatchtoolError as exc:
         return error_page(request, 409, str(exc))
-    return _attachment(manager.store.excel_path(meta), f"{_stem(meta)}.results.xlsx")
+    return _attachment(path, f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx")
+
+
+@routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
+async def results_xlsx(request: web.Request) -> web.StreamResponse:
+    return await _excel(request, failed=False)
+
+
+@routes.get(f"/runs/{ID_ROUTE}/failed.xlsx")
+async def failed_xlsx(request: web.Request) -> web.StreamResponse:
+    return await _excel(request, failed=True)

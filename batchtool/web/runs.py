@@ -3,7 +3,8 @@
 The one place that changes a run's status. Everything slow happens off the event loop:
 checks in a worker thread, sends in a thread of their own (see ``sending``). A run that was
 sending when the server died shows as interrupted after the restart, ready to resume; its
-journal makes sure no row already ok is sent again.
+journal makes sure no row already ok is sent again. A finished run's failed rows can be sent
+again as a new run of their own, linked to it, checked like any upload.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from batchtool import api
+from batchtool import api, model
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.web import checking, runstore, tables
@@ -53,6 +54,8 @@ class RunManager:
             if meta.status == runstore.SENDING:
                 meta.status = runstore.INTERRUPTED
                 meta.resumable = True
+                if meta.sends:
+                    meta.sends[-1].ended = runstore.INTERRUPTED  # when is not known
                 self.store.save(meta)
             self._runs[meta.id] = meta
 
@@ -147,6 +150,7 @@ class RunManager:
                 plan_path=self.store.plan_path(meta),
                 options=meta.options,
                 credentials=credentials,
+                earlier=self.store.earlier_path(meta),
             )
         except BatchtoolError as exc:
             result = checking.CheckResult(runstore.REJECTED, str(exc))
@@ -184,12 +188,61 @@ class RunManager:
             raise RunError("This run has nothing left to resume.")
         self._start(meta, user, resume=True)
 
-    def stop(self, meta: RunMeta) -> None:
+    def stop(self, meta: RunMeta, user: str) -> None:
         job = self._jobs.get(meta.id)
         if job is None:
             raise RunError("This run is not sending.")
-        log.info("run %s: stopping", meta.id)
+        log.info("run %s: stopping (asked by %s)", meta.id, user)
+        send = meta.sends[-1]
+        if send.stopped_by is None:
+            send.stopped_by, send.stopped_at = user, now_iso()
+            self.store.save(meta)
         job.stop()
+
+    async def retry_failed(self, meta: RunMeta, user: str) -> RunMeta:
+        """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload.
+
+        Its input is ``meta``'s own (passwords as typed, which a results file masks), with
+        the rows ``meta`` did, or found invalid, planned as skipped or invalid again: the
+        new run sends the failed rows and nothing else. So it is offered only while no row
+        waits for a Resume, which would send the failed rows as well.
+        """
+        if meta.status not in runstore.ENDED or not meta.counts.get(model.FAILED):
+            raise RunError("This run has no failed rows to send again.")
+        if meta.unsent:
+            raise RunError("This run has rows not sent yet: Resume sends them and the failed rows.")
+        if meta.retried_in:
+            raise RunError("The failed rows of this run are already being sent again.")
+        try:
+            target = self.installations.get(meta.installation)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
+        if target is None:
+            raise RunError(f"The installation {meta.installation} is no longer offered.")
+        retry = self.store.create(
+            file_name=meta.file_name,
+            extension=Path(meta.input_name).suffix,
+            installation=target.name,
+            base_url=target.base_url,
+            user=user,
+            options=dict(meta.options),
+        )
+        retry.retry_of = meta.id
+        self._runs[retry.id] = retry
+        earlier = self.store.earlier_path(retry)
+        assert earlier is not None
+        await asyncio.to_thread(
+            _retry_files,
+            (self.store.input_path(meta), self.store.input_path(retry)),
+            self.store.results_path(meta),
+            earlier,
+        )
+        self.store.save(retry)
+        meta.retried_in.append(retry.id)
+        self.store.save(meta)
+        log.info("run %s: its failed rows sent again in run %s by %s", meta.id, retry.id, user)
+        await asyncio.shield(self._spawn(self._check(retry)))
+        return retry
 
     def _start(self, meta: RunMeta, user: str, *, resume: bool) -> None:
         if meta.id in self._jobs:
@@ -206,7 +259,8 @@ class RunManager:
             credentials=credentials,
             resume=resume,
             dispatch=DispatchConfig(),
-            live=LiveRun(),
+            installation=meta.installation,
+            earlier=self.store.earlier_path(meta),
         )
         meta.status = runstore.SENDING
         meta.message = None
@@ -245,21 +299,30 @@ class RunManager:
             else:
                 meta.status = runstore.FINISHED
             meta.counts = dict(report.summary.counts)  # in the order people look for them
-            meta.errors = outcome.errors
-            meta.resumable = outcome.resumable
+            found = outcome.outcomes
+            meta.errors, meta.error_groups = found.groups, found.group_count
+            meta.unsent = found.unsent
+            meta.resumable = found.unsent > 0
         finally:
             self._jobs.pop(meta.id, None)
         meta.finished_at = now_iso()
+        meta.sends[-1].ended_at, meta.sends[-1].ended = meta.finished_at, meta.status
         self.store.save(meta)
         self.store.excel_path(meta).unlink(missing_ok=True)
+        self.store.failed_excel_path(meta).unlink(missing_ok=True)
         counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
-    async def excel(self, meta: RunMeta) -> None:
-        """Make the Excel copy of the results if it is not there yet."""
-        path = self.store.excel_path(meta)
+    async def excel(self, meta: RunMeta, *, failed: bool = False) -> Path:
+        """The Excel copy of the results (``failed``: of the rows not ok), made if it is not
+        there yet."""
+        if failed:
+            path, write = self.store.failed_excel_path(meta), tables.write_failed_excel
+        else:
+            path, write = self.store.excel_path(meta), tables.write_excel
         if not path.exists():
-            await asyncio.to_thread(tables.write_excel, self.store.results_path(meta), path)
+            await asyncio.to_thread(write, self.store.results_path(meta), path)
+        return path
 
     # -- shutting down -----------------------------------------------------------------
 
@@ -277,6 +340,12 @@ class RunManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) -> None:
+    """The first run's input for the new one, and its rows' statuses as they are now."""
+    shutil.copyfile(*inputs)
+    tables.write_earlier(first_results, earlier)
 
 
 def _copy(data: IO[bytes], target: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from batchtool.reader.formats import EXTENSIONS
+from batchtool.web import words
 from batchtool.web.files import make_private_dir, read_json, write_json
 
 # Statuses, in the order a run goes through them.
@@ -30,6 +31,8 @@ ABORTED: Final = "aborted"
 INTERRUPTED: Final = "interrupted"  # the server stopped while sending (crash, kill, reboot)
 
 ENDED: Final = frozenset({FINISHED, STOPPED, ABORTED, INTERRUPTED})
+#: Runs that sent something (or are sending); the others never got past Check.
+SENT: Final = frozenset({SENDING, *ENDED})
 
 #: How pages name each status (an aborted run adds its reason).
 STATUS_TEXT: Final = {
@@ -75,9 +78,16 @@ def known_extensions() -> str:
 
 @dataclass
 class Send:
+    """One send of a run (the first, or a Resume): who started it and when, who stopped it
+    and when, and when it ended with which status."""
+
     by: str
     at: str
     resume: bool
+    stopped_by: str | None = None
+    stopped_at: str | None = None
+    ended_at: str | None = None
+    ended: str | None = None
 
 
 @dataclass
@@ -100,13 +110,24 @@ class RunMeta:
     sends: list[Send] = field(default_factory=list)
     finished_at: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    errors: list[tuple[str, int]] = field(default_factory=list)
+    #: The errors grouped by reason, most rows first (see ``tables.error_groups``), and how
+    #: many groups there are in all.
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_groups: int = 0
+    #: Rows not sent yet (the run stopped or aborted before them): what Resume sends.
+    unsent: int = 0
     resumable: bool = False
+    #: The run whose failed rows this one sends again, and the runs that send this one's.
+    retry_of: str | None = None
+    retried_in: list[str] = field(default_factory=list)
 
     @property
     def status_text(self) -> str:
         if self.status == ABORTED:
             return f"Aborted: {self.message}"
+        if self.status == STOPPED and self.sends and self.sends[-1].stopped_by:
+            last = self.sends[-1]
+            return f"Stopped by {last.stopped_by} at {words.clock(last.stopped_at)}"
         return STATUS_TEXT.get(self.status, self.status)
 
     @property
@@ -125,8 +146,22 @@ class RunMeta:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["sends"] = [Send(**s) for s in values.get("sends", [])]
-        values["errors"] = [(str(e), int(n)) for e, n in values.get("errors", [])]
+        values["errors"] = [_error_group(e) for e in values.get("errors", [])]
         return cls(**values)
+
+
+def _error_group(stored: Any) -> dict[str, Any]:
+    if isinstance(stored, dict):
+        return stored
+    # Written before errors were grouped by status and reason: [error, count].
+    reason, count = stored
+    return {
+        "status": None,
+        "http_status": None,
+        "reason": str(reason),
+        "count": int(count),
+        "rows": [],
+    }
 
 
 class RunStore:
@@ -152,6 +187,13 @@ class RunStore:
 
     def excel_path(self, meta: RunMeta) -> Path:
         return self.folder(meta.id) / "results.xlsx"
+
+    def failed_excel_path(self, meta: RunMeta) -> Path:
+        return self.folder(meta.id) / "failed.xlsx"
+
+    def earlier_path(self, meta: RunMeta) -> Path | None:
+        """The statuses of the run whose failed rows this one sends again, as they were."""
+        return self.folder(meta.id) / "earlier.parquet" if meta.retry_of else None
 
     def create(
         self,

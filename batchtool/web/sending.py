@@ -33,8 +33,7 @@ PROGRESS_INTERVAL_S: Final = 0.5
 @dataclass(frozen=True)
 class SendOutcome:
     report: RunReport
-    errors: list[tuple[str, int]]
-    resumable: bool
+    outcomes: tables.Outcomes
 
 
 class SendJob:
@@ -48,12 +47,14 @@ class SendJob:
         credentials: Credentials,
         resume: bool,
         dispatch: DispatchConfig,
-        live: LiveRun,
+        installation: str,
+        earlier: Path | None = None,
     ) -> None:
-        self.live = live
-        self._dispatch = dispatch
         # A fixed limit is known now; an adaptive one ("auto") arrives with the first progress.
-        live.concurrency = dispatch.concurrency if isinstance(dispatch.concurrency, int) else None
+        fixed = dispatch.concurrency if isinstance(dispatch.concurrency, int) else None
+        self.live = LiveRun.to(installation, fixed)
+        self._dispatch = dispatch
+        self._earlier = earlier
         self._name = name
         self._input_path = input_path
         self._results_path = results_path
@@ -114,12 +115,13 @@ class SendJob:
             read=read_options(self._options),
             dispatch_config=self._dispatch,
             resume=self._resume,
+            only_failed=self._earlier is not None,
+            earlier_results=self._earlier,
             on_event=self._on_event,
             progress_interval_s=PROGRESS_INTERVAL_S,
             stop=self._stop,
         )
-        errors, resumable = tables.error_groups(self._results_path)
-        return SendOutcome(report, errors, resumable)
+        return SendOutcome(report, tables.outcomes(self._results_path))
 
 
 def _settle(

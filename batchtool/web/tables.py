@@ -1,26 +1,43 @@
-"""What pages show from a run's CSV files: invalid rows, errors grouped, the Excel download.
+"""What pages show from a run's CSV files: invalid rows, errors grouped by reason, the rows
+left to send, and the Excel downloads (all results, or the rows not ok to fix and upload).
 
 Every function here does polars work: callers run them off the event loop's thread.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
-from batchtool import model
-from batchtool.client import RETRYABLE_STATUSES
-from batchtool.results import write_results
+from batchtool import model, selection
+from batchtool.results import read_back, write_results
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
-#: Distinct errors shown on the done page, most frequent first.
-ERROR_GROUPS_SHOWN: Final = 20
+#: Error groups shown on the done page, most rows first; the page says when there are more.
+ERROR_GROUPS_SHOWN: Final = 100
+#: Example rows shown for each error group.
+EXAMPLE_ROWS: Final = 3
 
 #: The results columns that hold numbers; everything else is text exactly as written.
 _NUMERIC: Final = ("row", "http_status", "attempts", "elapsed_ms")
+#: What stands in for a row's own value taken out of a message.
+_VALUE: Final = "…"
+#: A row's own values shorter than this are left to the patterns below: taking "7" or "ab"
+#: out of a message literally would also take it out of the words around it.
+_SHORTEST_VALUE: Final = 3
+#: The row's own values a server or a check writes into a message, in the order they are
+#: taken out: emails, quoted values, then any word with a digit in it (ids, numbers, dates).
+_VALUE_PATTERNS: Final = (
+    (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", _VALUE),
+    (r"'[^']*'", f"'{_VALUE}'"),
+    (r'"[^"]*"', f'"{_VALUE}"'),
+    (r"[\w.:+-]*\d[\w.:+-]*", _VALUE),
+)
+_HTTP_PREFIX: Final = r"^HTTP \d{3}: "
 
 
 def _scan(path: Path) -> pl.LazyFrame:
@@ -40,38 +57,99 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
     return [(int(row), str(error or "")) for row, error in frame.iter_rows()]
 
 
-def error_groups(
-    results_path: Path, limit: int = ERROR_GROUPS_SHOWN
-) -> tuple[list[tuple[str, int]], bool]:
-    """The ``limit`` most frequent errors of rows not ok, and whether a resume would have
-    anything to do (rows not sent, or failed for a reason worth retrying)."""
-    scan = _scan(results_path).select(
-        "status", "error", pl.col("http_status").cast(pl.Int64, strict=False)
-    )
-    failed = pl.col("status") == model.FAILED
-    retryable = failed & (
-        pl.col("http_status").is_null() | pl.col("http_status").is_in(list(RETRYABLE_STATUSES))
-    )
-    errors_q = (
-        scan.filter(
-            ~pl.col("status").is_in([model.OK, model.VALID]) & pl.col("error").is_not_null()
+@dataclass(frozen=True)
+class Outcomes:
+    """What a finished send left: the errors grouped (the ``ERROR_GROUPS_SHOWN`` biggest),
+    how many groups there are, and the rows failed and not sent yet."""
+
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    group_count: int = 0
+    failed: int = 0
+    unsent: int = 0
+
+
+def _not_done(names: list[str]) -> pl.Expr:
+    # The same rule as sending the failed rows again (selection.only_failed): a row done in
+    # a run before, and skipped for it, needs nothing either.
+    error = pl.col("error") if "error" in names else pl.lit(None, dtype=pl.String)
+    return ~selection.done(pl.col("status"), error)
+
+
+def _reason(inputs: list[str]) -> pl.Expr:
+    """The error without the row's own values, so rows that failed alike read alike:
+    "HTTP 404: customer not found (customer_id=20000200)" -> "customer not found (customer_id=…)"
+    (the status is grouped on beside it)."""
+    reason = pl.col("error").fill_null("").str.replace(_HTTP_PREFIX, "")
+    for name in inputs:
+        value = pl.col(name)
+        own = value.is_not_null() & (value.str.len_chars() >= _SHORTEST_VALUE)
+        reason = pl.when(own).then(reason.str.split(value).list.join(_VALUE)).otherwise(reason)
+    for pattern, stand_in in _VALUE_PATTERNS:
+        reason = reason.str.replace_all(pattern, stand_in)
+    return reason
+
+
+def outcomes(results_path: Path) -> Outcomes:
+    """The errors of a results file grouped by status, HTTP status and reason (see
+    ``_reason``), most rows first, with their first ``EXAMPLE_ROWS`` row numbers (the
+    ``ERROR_GROUPS_SHOWN`` biggest groups); and the counts of failed rows and of rows not
+    sent yet."""
+    scan = _scan(results_path)
+    names = scan.collect_schema().names()
+    inputs = [n for n in names if n not in model.RESULT_COLUMNS]
+    status = pl.col("status")
+    row = pl.col("row").cast(pl.Int64)
+    groups_q = (
+        scan.filter(status.is_in([model.FAILED, model.INVALID]))
+        .select(
+            status,
+            pl.col("http_status").cast(pl.Int64, strict=False),
+            _reason(inputs).alias("reason"),
+            row,
         )
-        .group_by("error")
-        .agg(pl.len().alias("n"))
-        .sort(["n", "error"], descending=[True, False])
-        .head(limit)
+        .group_by("status", "http_status", "reason")
+        .agg(pl.len().alias("count"), pl.col("row").sort().head(EXAMPLE_ROWS).alias("rows"))
+        .sort(["count", "status", "reason"], descending=[True, False, False], nulls_last=True)
     )
-    left_q = scan.select(((pl.col("status") == model.SKIPPED) | retryable).any().alias("left"))
-    errors_df, left_df = pl.collect_all([errors_q, left_q])
-    groups = [(str(e), int(n)) for e, n in errors_df.iter_rows()]
-    return groups, bool(left_df.item())
+    counts_q = scan.select(
+        (status == model.FAILED).sum().alias("failed"),
+        ((status == model.SKIPPED) & _not_done(names)).sum().alias("unsent"),
+    )
+    groups, counts = pl.collect_all([groups_q, counts_q])
+    shown = [
+        {
+            "status": str(found),
+            "http_status": http,
+            "reason": f"HTTP {http}: {reason}" if http is not None else str(reason),
+            "count": int(count),
+            "rows": [int(r) for r in rows],
+        }
+        for found, http, reason, count, rows in groups.head(ERROR_GROUPS_SHOWN).iter_rows()
+    ]
+    failed, unsent = counts.row(0)
+    return Outcomes(shown, groups.height, int(failed), int(unsent))
+
+
+def _typed(scan: pl.LazyFrame) -> pl.LazyFrame:
+    names = scan.collect_schema().names()
+    return scan.with_columns(
+        pl.col(n).cast(pl.Int64, strict=False) for n in _NUMERIC if n in names
+    )
 
 
 def write_excel(results_path: Path, excel_path: Path) -> None:
     """The results file again as Excel, numbers as numbers, text as written (formula-guarded)."""
+    write_results(_typed(_scan(results_path)), excel_path)
+
+
+def write_failed_excel(results_path: Path, excel_path: Path) -> None:
+    """The rows not ok as Excel, in the results file's own form: fixed by hand, it is an
+    upload like any other (a results file reads back as input)."""
     scan = _scan(results_path)
-    names = scan.collect_schema().names()
-    typed = scan.with_columns(
-        pl.col(n).cast(pl.Int64, strict=False) for n in _NUMERIC if n in names
-    )
-    write_results(typed, excel_path)
+    write_results(_typed(scan.filter(_not_done(scan.collect_schema().names()))), excel_path)
+
+
+def write_earlier(results_path: Path, target: Path) -> None:
+    """Each row's status and error in ``results_path`` as they are now, for a run that sends
+    the failed rows again: what it selects must not move if the first run is resumed."""
+    write_results(read_back(results_path), target)

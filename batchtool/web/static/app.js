@@ -1,6 +1,8 @@
 // The run page, live: while a run is being checked or sent, fetch its JSON twin every
-// half second, move the progress bar and the numbers, draw rows/s over time. When the run
-// reaches another status the page reloads and the server renders what comes next.
+// half second, move the progress bar and the numbers (each installation's in the element
+// marked data-installation="i", each value in the one marked data-field="name", as the
+// server words it), draw rows/s over time. When the run reaches another status the page
+// reloads and the server renders what comes next.
 // No inline script anywhere (the CSP forbids it): this file is all the page runs.
 "use strict";
 
@@ -51,13 +53,34 @@
     ctx.fillText(number(Math.round(rMax)) + " rows/s", pad + 2, 14);
   }
 
+  function showInstallation(box, send) {
+    box.querySelectorAll("[data-field]").forEach(function (el) {
+      var field = el.dataset.field;
+      var value = send[field];
+      if (field === "counts") {
+        el.textContent = countsText(value);
+      } else if (field === "retries") {
+        el.textContent = number(value);
+      } else if (value === null || value === undefined) {
+        el.textContent = el.dataset.unknown || (field === "concurrency" ? "–" : "");
+      } else {
+        el.textContent = String(value);
+      }
+    });
+    box.querySelectorAll("[data-shows]").forEach(function (el) {
+      el.hidden = !send[el.dataset.shows];
+    });
+    var canvas = box.querySelector("canvas.rate-chart");
+    if (canvas) { drawChart(canvas, send.history); }
+  }
+
   function showLive(live) {
     if (!live) { return; }
     var bar = document.getElementById("progress");
     if (bar) {
       bar.setAttribute("aria-valuemax", String(live.to_send));
       bar.setAttribute("aria-valuenow", String(live.done));
-      bar.setAttribute("aria-valuetext", live.done + " of " + live.to_send + " rows");
+      bar.setAttribute("aria-valuetext", number(live.done) + " of " + number(live.to_send) + " rows");
       var visual = bar.querySelector("progress");
       if (visual) {
         visual.max = live.to_send || 1;
@@ -66,11 +89,10 @@
     }
     setText("done", number(live.done));
     setText("to-send", number(live.to_send));
-    setText("rate", String(live.rate));
-    setText("concurrency", live.concurrency === null ? "–" : String(live.concurrency));
-    setText("counts", countsText(live.counts));
-    var canvas = document.getElementById("rate-chart");
-    if (canvas) { drawChart(canvas, live.history); }
+    (live.installations || []).forEach(function (send, i) {
+      var box = document.querySelector('[data-installation="' + i + '"]');
+      if (box) { showInstallation(box, send); }
+    });
   }
 
   function poll(run, status) {
