@@ -230,9 +230,9 @@ def _settle(
     snapshot.check_outputs_apart(
         path,
         (
-            ("results file", out),
-            ("journal", journal_path(out)),
-            ("lock file", lock_path(out)),
+            ("results file", out, "--results"),
+            ("journal", journal_path(out), "--results"),
+            ("lock file", lock_path(out), "--results"),
             *nightly.outputs(),
         ),
     )

@@ -230,9 +230,9 @@ class Sync:
     def diffs(self) -> bool:
         return self.options.changed_only and not self.options.full
 
-    def outputs(self) -> tuple[tuple[str, Path], ...]:
-        """The files this step writes, to keep apart from the input."""
-        return (("sync state", self.path),) if self.options.keeps_state else ()
+    def outputs(self) -> tuple[tuple[str, Path, str], ...]:
+        """The files this step writes, to keep apart from the input (what, path, option)."""
+        return (("sync state", self.path, "--state"),) if self.options.keeps_state else ()
 
     def check_writable(self) -> None:
         if self.options.keeps_state:
