@@ -152,6 +152,9 @@ async def run_batch_async(
     )
     async with contextlib.AsyncExitStack() as stack:
         sink, interval = _observer(on_event, progress_interval_s, quiet, progress_stream, stack)
+        if not job.dry_run:
+            # Before the plan reads the state: what it reads must be what this run replaces.
+            stack.enter_context(job.sync.locked())
         snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
         if simulate and not job.dry_run:
             credentials = await stack.enter_async_context(_simulator())
