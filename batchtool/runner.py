@@ -309,6 +309,7 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
             # A UTF-8 copy of a UTF-16 (or --encoding) file goes beside the snapshot, and
             # leaves with it.
             scratch_dir=snap.path.parent,
+            max_rows=read.max_rows,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
         if job.only_failed:
