@@ -50,7 +50,7 @@ from batchtool.plan import (
     with_warnings,
 )
 from batchtool.progress import LINE_INTERVAL_S, TextProgress
-from batchtool.reader import InputTable, polars_errors, read_input
+from batchtool.reader import InputTable, cut, polars_errors, read_input
 from batchtool.report import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -415,7 +415,7 @@ async def _finish(
 
 
 def _mask_form(form: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else v}" for k, v in form)
+    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else cut(v)}" for k, v in form)
 
 
 def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:

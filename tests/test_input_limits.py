@@ -16,8 +16,10 @@ import fastexcel
 import polars as pl
 import pytest
 import xlsxwriter
+from click.testing import CliRunner
 
-from batchtool.errors import InputError
+from batchtool.cli import main
+from batchtool.errors import InputError, UnknownColumnsError
 from batchtool.reader import read_input
 
 #: Excel's limits, as Microsoft publishes them.
@@ -383,3 +385,59 @@ def test_a_huge_single_line_is_refused_by_the_cli_at_bounded_memory(tmp_path: Pa
     assert code == 2, err
     assert err == f"batchtool: error: {cell_refused(path, 'line 1, column 1')}\n"
     assert peak < size_mb * 2 / 3, f"peak RSS {peak:.0f} MB for a {size_mb} MB line"
+
+
+# --- Nothing a file holds is quoted unbounded ----------------------------------------------
+
+CUT = "h" * 79 + "…"
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_long_unknown_header_is_cut_in_the_message(tmp_path: Path, ext: str) -> None:
+    header = "h" * (100_000 if ext == "parquet" else 30_000)
+    frame = pl.DataFrame({"customer_id": ["1"], header: ["x"]})
+    path = tmp_path / f"in.{ext}"
+    if ext == "csv":
+        frame.write_csv(path)
+    else:
+        frame.write_parquet(path)
+    with pytest.raises(UnknownColumnsError) as caught:
+        read_input(path)
+    assert str(caught.value) == (
+        f"{path}: unknown column '{CUT}' — rename it to an API name, map it with "
+        f'--map "{CUT}=NAME", or skip it with --ignore-column "{CUT}"'
+    )
+    assert caught.value.columns[0].header == header  # the page maps it by its whole name
+
+
+def test_many_unknown_headers_are_counted_not_all_listed(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(",".join(["customer_id", *(f"x{i}" for i in range(20))]) + "\n1" + "," * 20)
+    message = refusal(path)
+    assert message.endswith("(also unknown: 'x1', 'x2', 'x3', 'x4', 'x5' and 14 more)")
+
+
+def test_long_values_are_cut_where_plan_reasons_and_samples_quote_them(tmp_path: Path) -> None:
+    long = "v" * 100_000
+    path = tmp_path / "in.parquet"
+    pl.DataFrame(
+        {
+            "operation": ["set", long, "forget", "set"],
+            "customer_id": ["1", "2", "3", "4"],
+            "email": [long, None, None, None],
+            "keep": [None, None, long, None],
+            "firstname": [None, None, None, long],
+        }
+    ).write_parquet(path)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(main, ["run", str(path), "--dry-run", "--results", str(out)])
+    assert result.exit_code == 1, result.output
+    shown = "v" * 79 + "…"
+    errors = pl.read_csv(out, infer_schema=False)["error"].to_list()
+    assert errors[:3] == [
+        f"email '{shown}' is not an email address",
+        f"unknown operation '{shown}' — use set_customer_details, lock, unlock or forget",
+        f"keep: '{shown}' is not a field forget can keep",
+    ]
+    assert f"customer_id=4&firstname={shown}\n" in result.output  # the first request shown
+    assert max(len(line) for line in result.output.splitlines()) < 300

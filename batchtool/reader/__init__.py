@@ -43,6 +43,7 @@ from batchtool.reader.formats import (
     SEPARATORS,
     TEXT_FORMATS,
     RawTable,
+    cut,
 )
 from batchtool.reader.jsonl import read_jsonl
 from batchtool.reader.layout import Fits, find_layout, parse_delimiter
@@ -72,6 +73,7 @@ __all__ = [
     "NUMBER_PREFIX",
     "ROW",
     "InputTable",
+    "cut",
     "polars_errors",
     "read_input",
 ]

@@ -27,6 +27,7 @@ from batchtool.reader.formats import (
     NUMBER_EXCEL_ROUNDED,
     NUMBER_FRACTION,
     RawTable,
+    printable,
 )
 from batchtool.reader.layout import SEARCH_ROWS, Fits
 from batchtool.reader.limits import (
@@ -234,7 +235,7 @@ def check_xlsx_cells(
         header = raw.headers[used[_CELL_REF.sub(r"\1", ref)]] or ""
         raise InputError(
             f"{name}: cell {ref} on sheet '{raw.sheet}' holds {what} — fix it, or skip the "
-            f"column with --ignore-column {shell_word(header)}"
+            f"column with --ignore-column {shell_word(printable(header))}"
         )
     return _with_marks(raw, found.numbers, {letter: used[letter] for letter in found.numbers})
 
