@@ -58,7 +58,7 @@ from batchtool.reader.messages import (
 )
 from batchtool.reader.names import HeaderFit, header_fit, is_results_file, name_columns
 from batchtool.reader.parquet import read_parquet
-from batchtool.reader.rows import finish, has_data_rows, unguard
+from batchtool.reader.rows import finish, has_data_rows, unguard, unguarded
 
 __all__ = [
     "BOOKKEEPING_PREFIX",
@@ -76,6 +76,8 @@ __all__ = [
     "cut",
     "polars_errors",
     "read_input",
+    "unguard",
+    "unguarded",
 ]
 
 #: Formats whose results files carry the formula guard (results.py writes it into CSV and Excel).

@@ -12,7 +12,7 @@ import polars as pl
 
 from batchtool import model
 from batchtool.client import RETRYABLE_STATUSES
-from batchtool.results import write_results
+from batchtool.results import read_results, write_results
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -68,8 +68,9 @@ def error_groups(
 
 
 def write_excel(results_path: Path, excel_path: Path) -> None:
-    """The results file again as Excel, numbers as numbers, text as written (formula-guarded)."""
-    scan = _scan(results_path)
+    """The results file again as Excel, numbers as numbers, text as written (formula-guarded
+    once: the CSV's own guard is undone first)."""
+    scan = read_results(results_path)
     names = scan.collect_schema().names()
     typed = scan.with_columns(
         pl.col(n).cast(pl.Int64, strict=False) for n in _NUMERIC if n in names
