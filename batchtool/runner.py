@@ -73,6 +73,7 @@ from batchtool.results import (
 )
 from batchtool.selection import only_failed
 from batchtool.sync_state import Sync, SyncOptions
+from batchtool.urls import masked
 
 __all__ = [
     "EXIT_ABORTED",
@@ -421,6 +422,6 @@ def _mask_form(form: Sequence[tuple[str, str]]) -> str:
 def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:
     head = planned.filter(to_send()).head(n).collect(engine="streaming")
     return tuple(
-        f"PATCH {api.endpoint_url(base_url, r.operation)}  {_mask_form(r.form)}"
+        f"PATCH {masked(api.endpoint_url(base_url, r.operation))}  {_mask_form(r.form)}"
         for r in requests_from(head)
     )
