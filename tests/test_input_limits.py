@@ -61,8 +61,12 @@ LONG = MAX_CELL_CHARS + 1
             id="two-byte-characters",
         ),
         pytest.param(
+            b'customer_id,firstname\n1,"' + b"a," * (LONG // 2 + 1) + b'"\n', "line 2, column 2",
+            id="quoted-with-delimiters",
+        ),
+        pytest.param(
             b'customer_id,firstname\n1,"' + b'a,""' * (LONG // 3 + 1) + b'"\n', "line 2, column 2",
-            id="quoted-with-delimiters-and-quotes",
+            id="quoted-with-delimiters-and-many-quotes",
         ),
         pytest.param(b"x" * (4 << 20), "line 1, column 1", id="one-line-no-newline"),
     ],
