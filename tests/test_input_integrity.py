@@ -33,10 +33,12 @@ def read_results(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize(
+#: A run that only checks, and one that sends: neither may write over its input.
+DRY_OR_LIVE = pytest.mark.parametrize(
     "dry_run", [pytest.param(True, id="dry-run"), pytest.param(False, id="live")]
 )
-@pytest.mark.parametrize(
+#: The input itself, by name or through a link to it.
+LINKS = pytest.mark.parametrize(
     "link",
     [
         pytest.param(None, id="same-name"),
@@ -44,18 +46,28 @@ def read_results(path: Path) -> list[dict[str, str]]:
         pytest.param("hardlink", id="hard-link"),
     ],
 )
+
+
+def the_input(src: Path, link: str | None, name: str) -> Path:
+    """``src`` itself, or a symlink or a hard link to it called ``name`` beside it."""
+    if link is None:
+        return src
+    linked = src.with_name(name)
+    if link == "symlink":
+        linked.symlink_to(src)
+    else:
+        os.link(src, linked)
+    return linked
+
+
+@DRY_OR_LIVE
+@LINKS
 def test_results_over_the_input_are_refused_and_the_input_is_untouched(
     tmp_path: Path, dry_run: bool, link: str | None
 ) -> None:
     src = tmp_path / "in.csv"
     src.write_text(ORIGINAL, encoding="utf-8")
-    out = src
-    if link == "symlink":
-        out = tmp_path / "out.csv"
-        out.symlink_to(src)
-    elif link == "hardlink":
-        out = tmp_path / "out.csv"
-        os.link(src, out)
+    out = the_input(src, link, "out.csv")
     args = ["run", str(src), "--results", str(out), "--dry-run" if dry_run else "--simulate"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
@@ -66,17 +78,8 @@ def test_results_over_the_input_are_refused_and_the_input_is_untouched(
     assert src.read_text(encoding="utf-8") == ORIGINAL
 
 
-@pytest.mark.parametrize(
-    "dry_run", [pytest.param(True, id="dry-run"), pytest.param(False, id="live")]
-)
-@pytest.mark.parametrize(
-    "link",
-    [
-        pytest.param(None, id="same-name"),
-        pytest.param("symlink", id="symlink"),
-        pytest.param("hardlink", id="hard-link"),
-    ],
-)
+@DRY_OR_LIVE
+@LINKS
 @pytest.mark.parametrize(
     ("option", "what"),
     [
@@ -89,13 +92,7 @@ def test_a_side_file_over_the_input_is_refused_and_the_input_is_untouched(
 ) -> None:
     src = tmp_path / "in.csv"
     src.write_bytes(ORIGINAL.encode())
-    side = src
-    if link == "symlink":
-        side = tmp_path / "side.txt"
-        side.symlink_to(src)
-    elif link == "hardlink":
-        side = tmp_path / "side.txt"
-        os.link(src, side)
+    side = the_input(src, link, "side.txt")
     args = ["run", str(src), option, str(side), "--results", str(tmp_path / "out.csv")]
     result = CliRunner().invoke(main, [*args, "--dry-run" if dry_run else "--simulate"])
     assert result.exit_code == 2, result.output
