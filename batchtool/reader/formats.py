@@ -112,9 +112,11 @@ def cut(text: str | pl.Expr, limit: int = SHOWN_CHARS) -> str | pl.Expr:
     keep = limit - len(_CUT)
     if isinstance(text, str):
         return text if len(text) <= limit else text[:keep] + _CUT
-    # Bytes first: counting them costs nothing, and only longer values can be too long.
-    long = (text.str.len_bytes() > limit) & (text.str.len_chars() > limit)
-    return pl.when(long).then(text.str.slice(0, keep) + pl.lit(_CUT)).otherwise(text)
+    # Only values of more bytes than the limit can be too long, and counting bytes is free:
+    # the characters are counted, and the values cut, only among those (null elsewhere).
+    long = pl.when(text.str.len_bytes() > limit).then(text)
+    shortened = pl.when(long.str.len_chars() > limit).then(long.str.slice(0, keep) + _CUT)
+    return pl.coalesce(shortened, text)
 
 
 def printable(text: str) -> str:
