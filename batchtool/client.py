@@ -25,6 +25,7 @@ from yarl import URL
 
 from batchtool import api, model
 from batchtool.network import explain_certificate_error, explain_handshake_error
+from batchtool.urls import masked
 
 #: Statuses worth sending again: the server or something in front of it was briefly unable.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -101,7 +102,7 @@ class Client:
 
     def __repr__(self) -> str:
         # Never show the api key, even in a traceback or a debugger.
-        return f"Client(base_url={self._base_url!r})"
+        return f"Client(base_url={masked(self._base_url)!r})"
 
     def _url(self, operation: str) -> URL:
         url = self._urls.get(operation)
@@ -157,8 +158,9 @@ class Client:
                 retryable=True,
             )
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+            # The error names the URL, credentials and all: said without them.
             return model.Attempt(
-                ok=False, http_status=None, error=f"invalid URL: {_one_line(str(exc))}"
+                ok=False, http_status=None, error=f"invalid URL: {masked(_one_line(str(exc)))}"
             )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             return model.Attempt(

@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 from batchtool.errors import UsageError
 from batchtool.network import Network
-from batchtool.proxies import choose_proxy, redact
+from batchtool.proxies import choose_proxy
 from batchtool.secret_files import check_private_file, key_file_path, read_key_file
+from batchtool.urls import masked
 
 ENV_BASE_URL = "BATCHTOOL_BASE_URL"
 ENV_API_KEY = "BATCHTOOL_API_KEY"
@@ -50,7 +51,8 @@ def default_config_path() -> Path:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Where to send, as whom, and how to get there. ``repr`` never shows the key.
+    """Where to send, as whom, and how to get there. ``repr`` never shows the key, nor what
+    credentials the base URL may carry.
 
     Built by hand, it means exactly what it says (``network`` defaults to the system's trust
     store and no proxy); :func:`resolve_credentials` fills it from options, environment and
@@ -61,6 +63,12 @@ class Credentials:
     api_username: str
     api_key: str = field(repr=False)
     network: Network = field(default_factory=Network)
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(base_url={masked(self.base_url)!r}, "
+            f"api_username={self.api_username!r}, network={self.network!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -250,23 +258,29 @@ def check_base_url(
 ) -> None:
     """Refuse non-http(s) URLs, and plain http that crosses the network (the key would travel
     in clear): to another host, or to this one through a proxy on another host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    shown = masked(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - parsing the port is the check (out of range, not a number)
+    except ValueError:  # or an IPv6 address without its closing bracket
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
         raise UsageError(
-            f"base URL '{url}' is not an http(s) URL — give the installation's root, "
+            f"base URL '{shown}' is not an http(s) URL — give the installation's root, "
             "e.g. https://affiliates.example.com"
         )
     if parts.scheme != "http" or allow_insecure_http:
         return
-    if not is_loopback(parts.hostname):
+    if not is_loopback(host):
         raise UsageError(
-            f"base URL '{url}' is plain http: the api key would cross the network in clear — "
-            "use https, or pass --allow-insecure-http if you really mean it"
+            f"base URL '{shown}' is plain http: the api key would cross the network in clear "
+            "— use https, or pass --allow-insecure-http if you really mean it"
         )
     proxy_host = urlsplit(proxy).hostname if proxy else None
     if proxy_host and not is_loopback(proxy_host):
         raise UsageError(
-            f"base URL '{url}' is plain http and goes through proxy {redact(proxy or '')}: "
+            f"base URL '{shown}' is plain http and goes through proxy {masked(proxy or '')}: "
             "the api key would cross the network in clear — use https, name the host in "
             "NO_PROXY, or pass --allow-insecure-http if you really mean it"
         )

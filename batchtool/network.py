@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchtool.errors import UsageError
-from batchtool.proxies import normalise_proxy_url, redact
+from batchtool.proxies import normalise_proxy_url
 from batchtool.secret_files import check_private_file
+from batchtool.urls import masked
 
 _PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 _PEM_PRIVATE_KEY = b"PRIVATE KEY-----"
@@ -38,7 +39,7 @@ class Network:
     key when that is not in the same file (the file holding the key must be ``chmod 600``).
     ``proxy``: an ``http://`` or ``https://`` proxy; https installations are reached through it
     with CONNECT, so the api key stays inside TLS. ``proxy_source`` says where it came from
-    (``--proxy``, ``$HTTPS_PROXY``…) for the run's notes. ``repr`` never shows its password.
+    (``--proxy``, ``$HTTPS_PROXY``…) for the run's notes. ``repr`` never shows its credentials.
     """
 
     ca_bundle: Path | None = None
@@ -68,7 +69,7 @@ class Network:
                 ("ca_bundle", self.ca_bundle),
                 ("client_cert", self.client_cert),
                 ("client_key", self.client_key),
-                ("proxy", redact(self.proxy) if self.proxy else None),
+                ("proxy", masked(self.proxy) if self.proxy else None),
             )
             if value is not None
         ]
@@ -76,11 +77,11 @@ class Network:
 
     @property
     def proxy_note(self) -> str | None:
-        """One line for the start of a run: the proxy in use (password masked), or None."""
+        """One line for the start of a run: the proxy in use (credentials masked), or None."""
         if self.proxy is None:
             return None
         source = f" (from {self.proxy_source})" if self.proxy_source else ""
-        return f"through proxy {redact(self.proxy)}{source}"
+        return f"through proxy {masked(self.proxy)}{source}"
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The run's TLS settings; None when the system's trust store is all there is (the

@@ -14,7 +14,13 @@ from batchtool.sync_state import Sync
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How to read and plan the input file; recorded in the journal so a resume reads it alike."""
+    """How to read and plan the input file; recorded in the journal so a resume reads it alike.
+
+    ``max_rows``: refuse a file of more data rows than that, whatever its format. Excel files
+    are held to Excel's 1,048,576 rows anyway; CSV, TSV, Parquet and JSON Lines may hold any
+    number (a nightly export, a migration) unless this says otherwise. The ops page passes
+    ``batchtool.reader.MAX_ROWS``. Not journalled: it decides whether a file is read, not how.
+    """
 
     fmt: str | None = None
     sheet: str | None = None
@@ -24,6 +30,7 @@ class ReadOptions:
     column_map: Mapping[str, str] = field(default_factory=dict)
     ignore_columns: Sequence[str] = ()
     operation: str | None = None
+    max_rows: int | None = None
 
     def journal_options(self) -> dict[str, object]:
         return {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from batchtool.errors import UsageError
+from batchtool.urls import masked
 
 PROXY_SCHEMES = ("http", "https")
 
@@ -44,29 +45,13 @@ def normalise_proxy_url(url: str, source: str) -> str:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - parsing the port is the check
     except ValueError:
-        raise UsageError(f"proxy '{redact(url)}' from {source} is malformed — {example}") from None
+        raise UsageError(f"proxy '{masked(url)}' from {source} is malformed — {example}") from None
     if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
         raise UsageError(
-            f"proxy '{redact(url)}' from {source} is not an http:// or https:// proxy URL "
+            f"proxy '{masked(url)}' from {source} is not an http:// or https:// proxy URL "
             f"— {example}"
         )
     return text
-
-
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``: fit to print, log or show in a repr.
-
-    Works on the text, not on a parsed URL, so that a malformed URL is masked too; everything
-    up to the last ``@`` counts as credentials, to err on the safe side.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def choose_proxy(

@@ -22,7 +22,7 @@ from batchtool import api, errors, model, plan
 from batchtool.atomic import check_writable, fsync_path
 from batchtool.model import FORMULA_CHARACTERS, FORMULA_GUARD
 from batchtool.plan import PlanSummary
-from batchtool.reader import BOOKKEEPING_PREFIX
+from batchtool.reader import BOOKKEEPING_PREFIX, unguard, unguarded
 
 RESULT_COLUMNS: Final = model.RESULT_COLUMNS
 RESULT_FORMATS: Final[tuple[str, ...]] = ("csv", "parquet", "jsonl", "xlsx")
@@ -286,6 +286,26 @@ def write_results(results: pl.LazyFrame, path: Path) -> None:
         fsync_path(path.parent, directory=True)
 
 
+def read_results(path: Path) -> pl.LazyFrame:
+    """A results file batchtool wrote, every column as the text it wrote before guarding it
+    against formulas (headers included): for writing it again in another format, which
+    guards it once more, never twice."""
+    fmt = results_format(path)
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    if fmt == "jsonl":
+        return pl.scan_ndjson(path, infer_schema_length=None)
+    if fmt == "csv":
+        frame = pl.scan_csv(path, infer_schema=False)
+    else:
+        frame = pl.read_excel(path, infer_schema_length=0).lazy()
+    schema = frame.collect_schema()
+    return frame.select(
+        (unguarded(pl.col(name)) if dtype == pl.String else pl.col(name)).alias(unguard(name))
+        for name, dtype in schema.items()
+    )
+
+
 def read_back(path: Path) -> pl.LazyFrame:
     """``row``, ``status``, ``operation`` and ``error`` of a results file batchtool wrote.
 
@@ -305,7 +325,7 @@ def read_back(path: Path) -> pl.LazyFrame:
         frame = pl.read_excel(path, columns=list(_READ_BACK), infer_schema_length=0).lazy()
     error = pl.col("error").cast(pl.String)
     if fmt in ("csv", "xlsx"):
-        error = error.str.replace(r"^'('*[=+\-@\t\r])", "${1}")
+        error = unguarded(error)
     return frame.select(
         pl.col("row").cast(pl.Int64),
         pl.col("status").cast(pl.String),

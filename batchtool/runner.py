@@ -50,7 +50,7 @@ from batchtool.plan import (
     with_warnings,
 )
 from batchtool.progress import LINE_INTERVAL_S, TextProgress
-from batchtool.reader import InputTable, polars_errors, read_input
+from batchtool.reader import InputTable, cut, polars_errors, read_input
 from batchtool.report import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -73,6 +73,7 @@ from batchtool.results import (
 )
 from batchtool.selection import only_failed
 from batchtool.sync_state import Sync, SyncOptions
+from batchtool.urls import masked
 
 __all__ = [
     "EXIT_ABORTED",
@@ -156,6 +157,9 @@ async def run_batch_async(
     )
     async with contextlib.AsyncExitStack() as stack:
         sink, interval = _observer(on_event, progress_interval_s, quiet, progress_stream, stack)
+        if not job.dry_run:
+            # Before the plan reads the state: what it reads must be what this run replaces.
+            stack.enter_context(job.sync.locked())
         snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
         if simulate and not job.dry_run:
             credentials = await stack.enter_async_context(_simulator())
@@ -237,9 +241,9 @@ def _settle(
     snapshot.check_outputs_apart(
         path,
         (
-            ("results file", out),
-            ("journal", journal_path(out)),
-            ("lock file", lock_path(out)),
+            ("results file", out, "--results"),
+            ("journal", journal_path(out), "--results"),
+            ("lock file", lock_path(out), "--results"),
             *nightly.outputs(),
         ),
     )
@@ -314,6 +318,7 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
             # A UTF-8 copy of a UTF-16 (or --encoding) file goes beside the snapshot, and
             # leaves with it.
             scratch_dir=snap.path.parent,
+            max_rows=read.max_rows,
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
         if job.only_failed:
@@ -419,12 +424,12 @@ async def _finish(
 
 
 def _mask_form(form: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else v}" for k, v in form)
+    return "&".join(f"{k}={api.MASK if k in api.SECRET_COLUMNS else cut(v)}" for k, v in form)
 
 
 def _sample_requests(planned: pl.LazyFrame, base_url: str, n: int = 3) -> tuple[str, ...]:
     head = planned.filter(to_send()).head(n).collect(engine="streaming")
     return tuple(
-        f"PATCH {api.endpoint_url(base_url, r.operation)}  {_mask_form(r.form)}"
+        f"PATCH {masked(api.endpoint_url(base_url, r.operation))}  {_mask_form(r.form)}"
         for r in requests_from(head)
     )

@@ -51,21 +51,23 @@ def _render(digest: hashlib.blake2b, size: int) -> str:
     return f"blake2b:{digest.hexdigest()}:{size}"
 
 
-def check_outputs_apart(input_path: Path, outputs: Iterable[tuple[str, Path]]) -> None:
+def check_outputs_apart(input_path: Path, outputs: Iterable[tuple[str, Path, str]]) -> None:
     """Refuse (UsageError) when an output of the run would be the input file itself.
 
     Compares files, not strings: a symlink or a hard link to the input is the input. Each
-    output is ``(what, path)``, e.g. ``("results file", Path("in.csv"))``.
+    output is ``(what, path, option)``, e.g. ``("results file", Path("in.csv"), "--results")``:
+    the option is the one the message tells to change.
     """
-    for what, output in outputs:
-        if _same_file(input_path, output):
+    for what, output, option in outputs:
+        if same_file(input_path, output):
             raise UsageError(
                 f"the {what} {output} is the input file {input_path} — writing it would destroy "
-                "the input; choose another --results path"
+                f"the input; choose another {option} path"
             )
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (links followed), or ``b`` would be created as ``a``."""
     try:
         return os.path.samefile(a, b)
     except OSError:

@@ -3,7 +3,8 @@
 With ``--changed-only``, before sending, rows that would change nothing are given the preset
 status ``unchanged`` (:meth:`Sync.select`); after the run, the state takes in the rows that
 ended ok (:meth:`Sync.take_in`). ``--full`` sends every row and rebuilds the state from the
-run's ok rows. What the state models, and the diff, is :mod:`batchtool.sync_diff`'s job.
+run's ok rows. A run that may write the state holds its lock (``<state>.lock``) throughout.
+What the state models, and the diff, is :mod:`batchtool.sync_diff`'s job.
 
 The file is Parquet, one row per lookup, sorted by lookup hash; its metadata records the
 format version, the hash check (polars may hash differently after an upgrade) and the input
@@ -13,6 +14,7 @@ layout is refused with a message offering ``--full``, never misread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import polars as pl
 
 from batchtool import api, errors, model
 from batchtool.atomic import check_writable, replace_file
+from batchtool.lockfile import RunLock, lock_path
 from batchtool.plan import preset
 from batchtool.reader import ROW
 from batchtool.sync_diff import (
@@ -230,9 +233,27 @@ class Sync:
     def diffs(self) -> bool:
         return self.options.changed_only and not self.options.full
 
-    def outputs(self) -> tuple[tuple[str, Path], ...]:
-        """The files this step writes, to keep apart from the input."""
-        return (("sync state", self.path),) if self.options.keeps_state else ()
+    def outputs(self) -> tuple[tuple[str, Path, str], ...]:
+        """The files this step writes, to keep apart from the input (what, path, option)."""
+        if not self.options.keeps_state:
+            return ()
+        lock = ("lock file", lock_path(self.path), "--state")
+        return (("sync state", self.path, "--state"), lock)
+
+    def locked(self) -> contextlib.AbstractContextManager[object]:
+        """Hold the state's lock for a run that may write it: two such runs at once (other
+        results paths, one --state) would each write a state missing the other's rows.
+
+        Raises SyncStateError naming the other run's pid. Nothing to hold without a state.
+        """
+        if not self.options.keeps_state:
+            return contextlib.nullcontext()
+        return RunLock.take(
+            lock_path(self.path),
+            what=f"the sync state {self.path}",
+            option="--state",
+            error=errors.SyncStateError,
+        )
 
     def check_writable(self) -> None:
         if self.options.keeps_state:

@@ -399,3 +399,14 @@ def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
 
 def test_retry_after_header_name_is_case_insensitive_for_plain_dicts() -> None:
     assert classify(503, b"", {"retry-after": "4"}).retry_after == 4.0
+
+
+async def test_an_invalid_url_error_and_the_repr_hide_credentials(
+    session: aiohttp.ClientSession, mocked: Any
+) -> None:
+    with_secret = URL("https://u:PASS-w0rd@affiliates.example.com/api/customer/unlock")
+    mocked.patch(f"{BASE}/api/customer/unlock", exception=aiohttp.InvalidURL(with_secret))
+    attempt = await Client(session, BASE, USER, KEY).send(UNLOCK)
+    assert attempt.error == "invalid URL: https://***@affiliates.example.com/api/customer/unlock"
+    client = Client(session, "https://u:PASS-w0rd@affiliates.example.com", USER, KEY)
+    assert repr(client) == "Client(base_url='https://***@affiliates.example.com')"

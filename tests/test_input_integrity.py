@@ -1,7 +1,8 @@
 """The input is never harmed and a run reads one version of it (issue 9, part 1).
 
-- An output of the run (results, journal, lock) that is the input file is refused before
-  anything is read or sent: by name, through a symlink, through a hard link.
+- An output of the run (results, journal, lock, metrics and summary files) that is the input
+  file is refused before anything is read or sent: by name, through a symlink, through a
+  hard link.
 - An input rewritten while a run goes (an export job overlapping) changes nothing the run
   does: the server gets the version the run started with, and the results say so.
 """
@@ -32,10 +33,12 @@ def read_results(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize(
+#: A run that only checks, and one that sends: neither may write over its input.
+DRY_OR_LIVE = pytest.mark.parametrize(
     "dry_run", [pytest.param(True, id="dry-run"), pytest.param(False, id="live")]
 )
-@pytest.mark.parametrize(
+#: The input itself, by name or through a link to it.
+LINKS = pytest.mark.parametrize(
     "link",
     [
         pytest.param(None, id="same-name"),
@@ -43,18 +46,28 @@ def read_results(path: Path) -> list[dict[str, str]]:
         pytest.param("hardlink", id="hard-link"),
     ],
 )
+
+
+def the_input(src: Path, link: str | None, name: str) -> Path:
+    """``src`` itself, or a symlink or a hard link to it called ``name`` beside it."""
+    if link is None:
+        return src
+    linked = src.with_name(name)
+    if link == "symlink":
+        linked.symlink_to(src)
+    else:
+        os.link(src, linked)
+    return linked
+
+
+@DRY_OR_LIVE
+@LINKS
 def test_results_over_the_input_are_refused_and_the_input_is_untouched(
     tmp_path: Path, dry_run: bool, link: str | None
 ) -> None:
     src = tmp_path / "in.csv"
     src.write_text(ORIGINAL, encoding="utf-8")
-    out = src
-    if link == "symlink":
-        out = tmp_path / "out.csv"
-        out.symlink_to(src)
-    elif link == "hardlink":
-        out = tmp_path / "out.csv"
-        os.link(src, out)
+    out = the_input(src, link, "out.csv")
     args = ["run", str(src), "--results", str(out), "--dry-run" if dry_run else "--simulate"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
@@ -63,6 +76,46 @@ def test_results_over_the_input_are_refused_and_the_input_is_untouched(
         "would destroy the input; choose another --results path\n"
     )
     assert src.read_text(encoding="utf-8") == ORIGINAL
+
+
+@DRY_OR_LIVE
+@LINKS
+@pytest.mark.parametrize(
+    ("option", "what"),
+    [
+        pytest.param("--metrics-file", "metrics file", id="metrics-file"),
+        pytest.param("--summary-json", "summary file", id="summary-json"),
+    ],
+)
+def test_a_side_file_over_the_input_is_refused_and_the_input_is_untouched(
+    tmp_path: Path, dry_run: bool, link: str | None, option: str, what: str
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(ORIGINAL.encode())
+    side = the_input(src, link, "side.txt")
+    args = ["run", str(src), option, str(side), "--results", str(tmp_path / "out.csv")]
+    result = CliRunner().invoke(main, [*args, "--dry-run" if dry_run else "--simulate"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"batchtool: error: the {what} {side} is the input file {src} — writing it "
+        f"would destroy the input; choose another {option} path\n"
+    )
+    assert src.read_bytes() == ORIGINAL.encode()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_refused_metrics_file_is_not_written_and_the_summary_file_says_why(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(ORIGINAL.encode())
+    summary = tmp_path / "summary.json"
+    args = ["run", str(src), "--dry-run", "--metrics-file", str(src)]
+    result = CliRunner().invoke(main, [*args, "--summary-json", str(summary)])
+    assert result.exit_code == 2, result.output
+    assert src.read_bytes() == ORIGINAL.encode()
+    message = f"the metrics file {src} is the input file {src}"
+    assert json.loads(summary.read_text(encoding="utf-8"))["message"].startswith(message)
 
 
 def test_a_journal_that_would_be_the_input_is_refused(tmp_path: Path) -> None:

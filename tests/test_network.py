@@ -138,5 +138,5 @@ def test_repr_masks_the_proxy_password() -> None:
     network = Network(ca_bundle=Path("/etc/ca.pem"), proxy="http://u:pw@proxy:3128")
     assert (
         repr(network)
-        == "Network(ca_bundle=PosixPath('/etc/ca.pem'), proxy='http://u:***@proxy:3128')"
+        == "Network(ca_bundle=PosixPath('/etc/ca.pem'), proxy='http://***@proxy:3128')"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,9 +198,29 @@ def test_proxy_option_wins_over_the_environment_and_hides_its_password(
     finally:
         loop_thread.run(guarded.stop())
     assert result.exit_code == 0, result.output
-    assert f"batchtool: through proxy {guarded.url('ops:***@')} (from --proxy)\n" in result.output
-    assert "hunter2" not in result.output
+    assert f"batchtool: through proxy {guarded.url('***@')} (from --proxy)\n" in result.output
+    assert "hunter2" not in result.output and "ops" not in result.output
     assert_tunnelled(guarded, sim)
+
+
+def test_a_proxy_token_without_a_password_is_masked_in_text_and_json(
+    sim: Simulator, proxy: ConnectProxy, ca_bundle: Path, unlocks: Path, tmp_path: Path
+) -> None:
+    token = "tok3n-Secret"
+    env = {"HTTPS_PROXY": proxy.url(f"{token}@")}
+    text = run_cli(sim, unlocks, ca_bundle, env)
+    assert text.exit_code == 0, text.output
+    assert f"batchtool: through proxy {proxy.url('***@')} (from $HTTPS_PROXY)\n" in text.output
+    summary = tmp_path / "summary.json"
+    logged = run_cli(
+        sim, unlocks, ca_bundle, env, "--log-format", "json", "--summary-json", str(summary)
+    )
+    assert logged.exit_code == 0, logged.output
+    events = [json.loads(line) for line in logged.output.splitlines()]
+    notes = [e["message"] for e in events if e["event"] == "note"]
+    assert f"through proxy {proxy.url('***@')} (from $HTTPS_PROXY)" in notes
+    for output in (text.output, logged.output, summary.read_text()):
+        assert token not in output
 
 
 def test_no_proxy_goes_around_the_proxy(

@@ -98,7 +98,7 @@ def test_an_output_that_is_the_input_is_refused(
     source.write_text("operation,customer_id\nlock,1\n")
     output = make_output(source)
     with pytest.raises(UsageError) as caught:
-        snapshot.check_outputs_apart(source, [("results file", output)])
+        snapshot.check_outputs_apart(source, [("results file", output, "--results")])
     assert str(caught.value) == (
         f"the results file {output} is the input file {source} — writing it would destroy "
         "the input; choose another --results path"
@@ -108,4 +108,6 @@ def test_an_output_that_is_the_input_is_refused(
 def test_outputs_beside_the_input_are_fine(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text("x")
-    snapshot.check_outputs_apart(source, [("results file", tmp_path / "in.results.csv")])
+    snapshot.check_outputs_apart(
+        source, [("results file", tmp_path / "in.results.csv", "--results")]
+    )

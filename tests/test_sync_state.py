@@ -1,10 +1,14 @@
 """The sync state file: written atomically, read checked, refused (exit 2, nothing sent) when it
-cannot be used — damaged, another format, another polars hash, another input layout."""
+cannot be used — damaged, another format, another polars hash, another input layout — or
+when another run that may write it holds its lock."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -200,3 +204,55 @@ def test_cli_refuses_a_state_path_that_is_the_input(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert f"the sync state {src} is the input file {src}" in result.output
+
+
+@pytest.fixture
+def state_lock_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another run holding the lock of ``tmp_path / "shared.state.parquet"``, as batchtool does."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from batchtool.errors import SyncStateError\n"
+        "from batchtool.lockfile import RunLock\n"
+        "lock = RunLock.take(Path(sys.argv[1]), what='x', option='--state', error=SyncStateError)\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    lock = tmp_path / "shared.state.parquet.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+def test_two_runs_on_one_state_with_other_results_paths_the_second_is_refused(
+    tmp_path: Path, state_lock_holder: subprocess.Popen[str]
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("operation,customer_id,firstname\nset,1,Ann\n", encoding="utf-8")
+    state = tmp_path / "shared.state.parquet"
+    args = ["run", str(src), "--changed-only", "--state", str(state), "--simulate"]
+    result = CliRunner().invoke(main, [*args, "--results", str(tmp_path / "second.results.csv")])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"batchtool: error: another batchtool run (pid {state_lock_holder.pid}) is writing the "
+        f"sync state {state} — wait for it to finish or choose another --state path\n"
+    )
+    assert not state.exists() and not (tmp_path / "second.results.csv").exists()
+
+    # A dry run writes no state: it reads it while the other run holds the lock.
+    dry = CliRunner().invoke(main, [*args[:-1], "--dry-run", "--results", str(tmp_path / "d.csv")])
+    assert dry.exit_code == 0, dry.output
+
+    # The other run ends (even killed): the lock goes with it, and this run goes ahead.
+    state_lock_holder.kill()
+    state_lock_holder.wait(timeout=10)
+    again = CliRunner().invoke(main, [*args, "--results", str(tmp_path / "second.results.csv")])
+    assert again.exit_code == 0, again.output
+    assert StateFile(state, LAYOUT).read()["lookup_value"].to_list() == ["1"]
+    assert not (tmp_path / "shared.state.parquet.lock").exists()

@@ -14,6 +14,7 @@ from typing import Any, Literal, NoReturn
 
 import click
 
+from batchtool import snapshot
 from batchtool.atomic import check_writable
 from batchtool.cli.options import ReportArgs
 from batchtool.dispatch import AUTO
@@ -134,10 +135,23 @@ class _RunFiles:
         self._log = json_log
 
     def check(self) -> None:
-        if self._metrics is not None:
-            check_writable(self._metrics, "--metrics-file")
-        if self._summary is not None:
-            check_writable(self._summary, "--summary-json")
+        """Raise UsageError for a file that could not be written, or that is the input.
+
+        A file that is the input is forgotten first, so that reporting the refusal does not
+        write it; the other still reports it, as for any run that could not start.
+        """
+        asked = [
+            ("metrics file", self._metrics, "--metrics-file"),
+            ("summary file", self._summary, "--summary-json"),
+        ]
+        outputs = [(what, path, option) for what, path, option in asked if path is not None]
+        if self._metrics is not None and snapshot.same_file(self._input, self._metrics):
+            self._metrics = None
+        if self._summary is not None and snapshot.same_file(self._input, self._summary):
+            self._summary = None
+        snapshot.check_outputs_apart(self._input, outputs)
+        for _, path, option in outputs:
+            check_writable(path, option)
 
     def write(
         self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None

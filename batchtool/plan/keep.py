@@ -11,6 +11,7 @@ import polars as pl
 from batchtool import api
 from batchtool.plan.columns import SEPARATOR
 from batchtool.plan.tables import Table, table_of, translate
+from batchtool.reader import cut
 
 #: The helper column ``plan_frame`` materialises from ``unknown_keep_names``.
 BAD_KEEP: Final = "__plan_bad_keep"
@@ -69,7 +70,7 @@ def keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]:
     not_a_name = f"' is not a field {api.FORGET} can keep"
 
     def unknown(name: pl.Expr) -> pl.Expr:
-        return pl.concat_str(pl.lit("keep: '"), name, pl.lit(not_a_name))
+        return pl.concat_str(pl.lit("keep: '"), cut(name), pl.lit(not_a_name))
 
     # Inside list.eval a lookup is rebuilt for every row (seconds per 100k rows), so
     # the did-you-mean is looked up on flat columns, for as many names as anyone mistypes.
@@ -88,7 +89,7 @@ def keep_reasons(keep: pl.Expr, checked: pl.Expr, op: pl.Expr) -> list[pl.Expr]:
     return [
         pl.when(checked & keep.str.contains(_EMPTY_ITEM_PATTERN)).then(
             pl.concat_str(
-                pl.lit("keep: empty name in '"), keep, pl.lit("' — remove the extra comma")
+                pl.lit("keep: empty name in '"), cut(keep), pl.lit("' — remove the extra comma")
             )
         ),
         pl.when(checked & (bad.list.len() > 0)).then(

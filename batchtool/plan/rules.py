@@ -26,6 +26,7 @@ from batchtool.reader import (
     IGNORED_PREFIX,
     NUMBER_PREFIX,
     ROW,
+    cut,
 )
 
 _NORMALISED: Final = "__plan_operation"
@@ -198,7 +199,7 @@ def _reasons(col: _ColumnGetter, raw_op: pl.Expr, *, has_keep: bool) -> list[pl.
         when(
             unknown_op & raw_op.is_not_null(),
             "unknown operation '",
-            raw_op,
+            cut(raw_op),
             f"' — use {_OPERATIONS_TEXT}",
         ),
         when(key.is_null(), f"no lookup key — fill {_or_list(api.LOOKUP_KEYS)}"),
@@ -234,7 +235,7 @@ def _reasons(col: _ColumnGetter, raw_op: pl.Expr, *, has_keep: bool) -> list[pl.
         when(
             may_take("email") & (email != api.REMOVE) & ~email.str.contains(_EMAIL_PATTERN),
             "email '",
-            email,
+            cut(email),
             "' is not an email address",
         )
     )

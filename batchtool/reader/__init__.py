@@ -11,9 +11,10 @@ the line (sheet row) under a one-line header.
 Any problem with the file or its columns is an :class:`errors.InputError` with a one-line
 message naming the file and what to do.
 
-The package's modules, one job each: ``sniff`` (format and encoding), ``delimited``,
-``jsonl``, ``parquet``, ``excel`` (one per format), ``names`` (naming columns), ``rows``
-(the final frame), ``messages`` (errors as one-line messages), ``formats`` (shared tables).
+The package's modules, one job each: ``sniff`` (format and encoding), ``limits`` and
+``xlsx_limits`` (Excel's limits, before a file is loaded), ``delimited``, ``jsonl``,
+``parquet``, ``excel`` (one per format), ``names`` (naming columns), ``rows`` (the final
+frame), ``messages`` (errors as one-line messages), ``formats`` (shared tables).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from batchtool.errors import InputError
-from batchtool.reader import sniff, transcode
+from batchtool.reader import limits, sniff, transcode
 from batchtool.reader.delimited import read_delimited
 from batchtool.reader.excel import check_xlsx_cells, read_excel
 from batchtool.reader.formats import (
@@ -42,9 +43,11 @@ from batchtool.reader.formats import (
     SEPARATORS,
     TEXT_FORMATS,
     RawTable,
+    cut,
 )
 from batchtool.reader.jsonl import read_jsonl
 from batchtool.reader.layout import Fits, find_layout, parse_delimiter
+from batchtool.reader.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS
 from batchtool.reader.messages import (
     Source,
     explain_os,
@@ -55,20 +58,26 @@ from batchtool.reader.messages import (
 )
 from batchtool.reader.names import HeaderFit, header_fit, is_results_file, name_columns
 from batchtool.reader.parquet import read_parquet
-from batchtool.reader.rows import finish, has_data_rows, unguard
+from batchtool.reader.rows import finish, has_data_rows, unguard, unguarded
 
 __all__ = [
     "BOOKKEEPING_PREFIX",
     "FORMATS",
     "IGNORED_PREFIX",
+    "MAX_CELL_CHARS",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
     "NUMBER_EXCEL_ROUNDED",
     "NUMBER_FLOAT_ROUNDED",
     "NUMBER_FRACTION",
     "NUMBER_PREFIX",
     "ROW",
     "InputTable",
+    "cut",
     "polars_errors",
     "read_input",
+    "unguard",
+    "unguarded",
 ]
 
 #: Formats whose results files carry the formula guard (results.py writes it into CSV and Excel).
@@ -110,6 +119,7 @@ def read_input(
     ignore_columns: Sequence[str] = (),
     data_path: str | Path | None = None,
     scratch_dir: str | Path | None = None,
+    max_rows: int | None = None,
 ) -> InputTable:
     """Open ``path`` lazily, find and check its header and first row, name its columns by the API.
 
@@ -117,6 +127,11 @@ def read_input(
     run); messages, the format by extension and ``polars_errors`` still speak of ``path``.
     ``scratch_dir``: where a file in another encoding than UTF-8 is copied as UTF-8, for the
     caller to remove after the run (default: a private folder removed when the process exits).
+
+    A file beyond Excel's limits (``limits``: 16,384 columns, 32,767 characters a cell) is
+    refused before it is loaded; so is a workbook of more than 1,048,576 rows, which Excel
+    cannot have saved. Other formats may hold any number of rows (an export, a migration)
+    unless ``max_rows`` says how many at most (the ops page reads Excel's 1,048,576).
     """
     path = Path(path)
     data = Path(data_path) if data_path is not None else path
@@ -142,9 +157,10 @@ def read_input(
     if chosen in TEXT_FORMATS:
         folder = Path(scratch_dir) if scratch_dir is not None else None
         source = _text_source(path, source, head, codec, separator, header_row, fits, folder)
+        _check_text(path, source, max_rows)
     register(path, source)
     with polars_errors(path):
-        raw = _read_raw(source, path, sheet, header_row, fits)
+        raw = _read_raw(source, path, sheet, header_row, fits, max_rows)
         if chosen in _GUARDED_FORMATS and is_results_file(raw.headers):
             unguarded = [None if h is None else unguard(h) for h in raw.headers]
             raw = replace(raw, headers=unguarded, formula_guarded=True)
@@ -198,6 +214,20 @@ def _text_source(
     )
 
 
+def _check_text(path: Path, source: Source, max_rows: int | None) -> None:
+    """Excel's limits on a text file's UTF-8 bytes, before polars holds any record of it."""
+    try:
+        if source.fmt in DELIMITED_FORMATS:
+            assert source.separator is not None
+            limits.check_delimited(
+                source.data, path, source.separator, source.header_line, source.eol, max_rows
+            )
+        else:
+            limits.check_jsonl(source.data, path, max_rows)
+    except OSError as exc:
+        raise InputError(explain_os(path, exc)) from exc
+
+
 def _frame(path: Path, source: Source, raw: RawTable, names: list[str | None]) -> pl.LazyFrame:
     """The final frame of ``raw``, once its cells are checked and it is known to have data."""
     if source.fmt == "xlsx" and raw.sheet is not None:
@@ -225,7 +255,12 @@ def _header_hint(fmt: str, header_row: int | None) -> str | None:
 
 
 def _read_raw(
-    source: Source, path: Path, sheet: str | None, header_row: int | None, fits: Fits
+    source: Source,
+    path: Path,
+    sheet: str | None,
+    header_row: int | None,
+    fits: Fits,
+    max_rows: int | None,
 ) -> RawTable:
     if source.fmt in DELIMITED_FORMATS:
         assert source.separator is not None
@@ -233,5 +268,5 @@ def _read_raw(
     if source.fmt == "jsonl":
         return read_jsonl(source.data, path)
     if source.fmt == "parquet":
-        return read_parquet(source.data, path)
-    return read_excel(source.data, path, source.fmt, sheet, header_row, fits)
+        return read_parquet(source.data, path, max_rows)
+    return read_excel(source.data, path, source.fmt, sheet, header_row, fits, max_rows)

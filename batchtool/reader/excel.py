@@ -27,18 +27,40 @@ from batchtool.reader.formats import (
     NUMBER_EXCEL_ROUNDED,
     NUMBER_FRACTION,
     RawTable,
+    printable,
 )
 from batchtool.reader.layout import SEARCH_ROWS, Fits
+from batchtool.reader.limits import (
+    MAX_CELL_CHARS,
+    MAX_ROWS,
+    cell_message,
+    check_columns,
+    rows_message,
+)
 from batchtool.reader.names import shell_word
+from batchtool.reader.xlsx_limits import check_xlsx, sheet_member
 
 #: Rows looked at first for the table's start: a sheet rarely opens with more empty ones.
 _FIRST_ROWS: Final = 1000
 
 
 def read_excel(
-    data: Path, name: Path, fmt: str, sheet: str | None, header_row: int | None, fits: Fits
+    data: Path,
+    name: Path,
+    fmt: str,
+    sheet: str | None,
+    header_row: int | None,
+    fits: Fits,
+    max_rows: int | None = None,
 ) -> RawTable:
-    """One sheet of a workbook (the first unless ``sheet``); ``name`` is what messages say."""
+    """One sheet of a workbook (the first unless ``sheet``); ``name`` is what messages say.
+
+    Held to Excel's limits: an .xlsx before calamine opens it (see ``xlsx_limits``), what
+    remains once the sheet is loaded (an .xls's size is bounded by its format: 65,536 rows
+    of 256 columns; its texts are measured once loaded).
+    """
+    if fmt == "xlsx":
+        check_xlsx(data, name, sheet, max_rows)
     # calamine picks its parser by extension; the bytes let it go by content instead.
     source = data if EXTENSIONS.get(data.suffix.lower()) == fmt else data.read_bytes()
     reader = fastexcel.read_excel(source)
@@ -55,6 +77,8 @@ def read_excel(
     # skip_rows=0 keeps the empty rows above the table, so row i is sheet row i + 1.
     loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
     whole: pl.DataFrame = loaded.to_polars()
+    letters = [_column_letter(info.absolute_index) for info in loaded.available_columns()]
+    _check_loaded(name, sheet, whole, letters, max_rows or MAX_ROWS)
     filled = _filled_rows(whole)
     if not filled:
         raise InputError(
@@ -62,12 +86,29 @@ def read_excel(
             "or pick another sheet with --sheet"
         )
     at = _header_index(name, sheet, whole, filled, header_row, fits)
-    letters = [_column_letter(info.absolute_index) for info in loaded.available_columns()]
     headers: list[str | None] = [None if v is None else str(v) for v in whole.row(at)]
     body = whole.slice(at + 1)
     empty = frozenset(i for i, c in enumerate(body.columns) if body[c].null_count() == body.height)
     body = body.select(_excel_text(pl.col(c)).alias(f"_c{i}") for i, c in enumerate(body.columns))
     return RawTable(body.lazy(), headers, letters, empty, sheet, header_row=at + 1)
+
+
+def _check_loaded(
+    name: Path, sheet: str, whole: pl.DataFrame, letters: Sequence[str], max_rows: int
+) -> None:
+    """Excel's limits on a loaded sheet: what an .xls cannot be checked for before (and a
+    text in many formatted runs, in an .xlsx)."""
+    if whole.height > max_rows:
+        raise InputError(rows_message(name, max_rows, f"sheet '{sheet}'"))
+    check_columns(name, whole.width, f"sheet '{sheet}'")
+    # Bytes first: counting them is free, and only a value of more bytes can be too long.
+    for i, column in enumerate(whole.columns):
+        if not whole.height or (whole[column].str.len_bytes() <= MAX_CELL_CHARS).all():
+            continue
+        too_long = (whole[column].str.len_chars() > MAX_CELL_CHARS).arg_true()
+        if too_long.len():
+            cell = f"cell {letters[i]}{int(too_long[0]) + 1} on sheet '{sheet}'"
+            raise InputError(cell_message(name, cell))
 
 
 def _filled_rows(whole: pl.DataFrame) -> list[int]:
@@ -138,8 +179,6 @@ def _column_letter(index: int) -> str:
 
 
 _NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL_NS: Final = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL_NS: Final = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_REF: Final = re.compile(r"([A-Z]+)(\d+)")
 #: What Python's zipfile and XML parser raise on a workbook calamine could read but they
 #: cannot (a zip feature they lack, encryption, damage past what calamine looked at).
@@ -196,7 +235,7 @@ def check_xlsx_cells(
         header = raw.headers[used[_CELL_REF.sub(r"\1", ref)]] or ""
         raise InputError(
             f"{name}: cell {ref} on sheet '{raw.sheet}' holds {what} — fix it, or skip the "
-            f"column with --ignore-column {shell_word(header)}"
+            f"column with --ignore-column {shell_word(printable(header))}"
         )
     return _with_marks(raw, found.numbers, {letter: used[letter] for letter in found.numbers})
 
@@ -262,17 +301,10 @@ def _cells_below(
 ) -> Iterator[tuple[str, str, int, ElementTree.Element]]:
     """(reference, column letter, row, element) of each cell in ``letters`` below the header."""
     with zipfile.ZipFile(path) as z:
-        workbook = ElementTree.fromstring(z.read("xl/workbook.xml"))
-        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-        rid = next(
-            s.get(f"{_REL_NS}id") for s in workbook.iter(f"{_NS}sheet") if s.get("name") == sheet
-        )
-        target = next(
-            r.get("Target") for r in rels.iter(f"{_PKG_REL_NS}Relationship") if r.get("Id") == rid
-        )
-        if target is None:
+        found = sheet_member(z, sheet)
+        if found is None:
             return
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        member = found[1]
         with z.open(member) as f:
             for _, el in ElementTree.iterparse(f):
                 if el.tag != f"{_NS}c":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, overload
 
 import polars as pl
 
@@ -91,13 +91,43 @@ def title(fmt: str) -> str:
     return _FORMAT_TITLES.get(fmt, fmt)
 
 
+#: Characters of a file's text (a header, a value) a message shows; the rest is cut, with "…".
+SHOWN_CHARS: Final = 80
+#: Characters shown of a library's error message, which may quote the file too.
+SHOWN_ERROR_CHARS: Final = 300
+_CUT: Final = "…"
+
+
+@overload
+def cut(text: str, limit: int = SHOWN_CHARS) -> str: ...
+
+
+@overload
+def cut(text: pl.Expr, limit: int = SHOWN_CHARS) -> pl.Expr: ...
+
+
+def cut(text: str | pl.Expr, limit: int = SHOWN_CHARS) -> str | pl.Expr:
+    """``text`` (or each value of a String expression) cut to ``limit`` characters, the last
+    one "…": whatever a file holds, a message quoting it stays short."""
+    keep = limit - len(_CUT)
+    if isinstance(text, str):
+        return text if len(text) <= limit else text[:keep] + _CUT
+    # Only values of more bytes than the limit can be too long, and counting bytes is free:
+    # the characters are counted, and the values cut, only among those (null elsewhere).
+    long = pl.when(text.str.len_bytes() > limit).then(text)
+    shortened = pl.when(long.str.len_chars() > limit).then(long.str.slice(0, keep) + _CUT)
+    return pl.coalesce(shortened, text)
+
+
 def printable(text: str) -> str:
-    """``text`` for a one-line message: line breaks and other control characters escaped."""
+    """``text`` for a one-line message: cut, line breaks and other control characters escaped."""
+    text = cut(text)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def first_line(exc: BaseException) -> str:
+    """The first line of an error's text, cut (a library's message may quote the file)."""
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    return cut(lines[0], SHOWN_ERROR_CHARS) if lines else type(exc).__name__

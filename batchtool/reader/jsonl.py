@@ -1,4 +1,5 @@
-"""JSON Lines: the union of the records' keys as columns, every value as text."""
+"""JSON Lines: the union of the records' keys as columns (no more than a spreadsheet has), every
+value as text."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 
 from batchtool.errors import InputError
 from batchtool.reader.formats import RawTable
+from batchtool.reader.limits import check_columns
 
 
 def read_jsonl(data: Path, name: Path) -> RawTable:
@@ -20,6 +22,7 @@ def read_jsonl(data: Path, name: Path) -> RawTable:
         keys = _jsonl_keys(data)
     if not keys:
         raise InputError(f"{name}: no JSON records with any field — is it the right file?")
+    check_columns(name, len(keys), "the file")
     frame = pl.scan_ndjson(data, schema=dict.fromkeys(keys, pl.String)).select(
         pl.col(k).alias(f"_c{i}") for i, k in enumerate(keys)
     )

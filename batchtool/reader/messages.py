@@ -24,7 +24,9 @@ from batchtool.errors import InputError
 from batchtool.reader.formats import (
     EXTENSIONS,
     SEPARATORS,
+    SHOWN_ERROR_CHARS,
     TEXT_FORMATS,
+    cut,
     first_line,
     title,
 )
@@ -250,7 +252,8 @@ def _explain_jsonl(path: Path, source: Source | None, message: str) -> str:
         pass
     if not records:
         return f"{path}: no JSON records, only blank lines — is it the right file?"
-    return f"{path}: cannot read it as JSON Lines ({message.splitlines()[0]}) — {fix}"
+    first = cut(message.splitlines()[0], SHOWN_ERROR_CHARS)
+    return f"{path}: cannot read it as JSON Lines ({first}) — {fix}"
 
 
 def explain_os(path: Path, exc: OSError) -> str:

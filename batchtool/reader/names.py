@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from batchtool import api
 from batchtool.errors import InputError, UnknownColumn, UnknownColumnsError
 from batchtool.model import RESULT_COLUMNS
-from batchtool.reader.formats import BOOKKEEPING_PREFIX, IGNORED_PREFIX, RawTable, printable
+from batchtool.reader.formats import (
+    BOOKKEEPING_PREFIX,
+    IGNORED_PREFIX,
+    RawTable,
+    cut,
+    printable,
+)
 
+#: Unknown columns a message names; the others are counted.
+_UNKNOWN_LISTED = 6
 #: The result columns that mark a file as a batchtool results file: always written, and
 #: never an input column's name (an input header that collides gets a prefix).
 _RESULTS_FILE_MARKS = ("row", "status")
@@ -142,7 +150,7 @@ def name_columns(
         if header_hint and not owner:
             message += f" — {header_hint}"
         raise UnknownColumnsError(
-            message, [UnknownColumn(header, closest(header)) for header in unknown]
+            message, [UnknownColumn(header, closest(cut(header))) for header in unknown]
         )
     return names, headers
 
@@ -175,7 +183,9 @@ def _unknown_column(name: str, unknown: list[str], place: str) -> str:
     target = guess or "NAME"
     more = ""
     if len(unknown) > 1:
-        rest = ", ".join(f"'{printable(h)}'" for h in unknown[1:])
+        rest = ", ".join(f"'{printable(h)}'" for h in unknown[1:_UNKNOWN_LISTED])
+        if len(unknown) > _UNKNOWN_LISTED:
+            rest += f" and {len(unknown) - _UNKNOWN_LISTED:,} more"
         more = f" (also unknown: {rest})"
     return (
         f"{name}: unknown column '{header}'{place}{hint}, map it with --map \"{header}={target}\", "

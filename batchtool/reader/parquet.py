@@ -14,14 +14,22 @@ from batchtool.reader.formats import (
     NUMBER_FRACTION,
     RawTable,
 )
+from batchtool.reader.limits import check_columns, rows_message
 from batchtool.reader.messages import explain_polars
 
 
-def read_parquet(data: Path, name: Path) -> RawTable:
-    """A Parquet file's columns as text, scanned lazily; ``name`` is what messages say."""
+def read_parquet(data: Path, name: Path, max_rows: int | None = None) -> RawTable:
+    """A Parquet file's columns as text, scanned lazily; ``name`` is what messages say.
+
+    Refused when it has more columns than a spreadsheet, or (given) more than ``max_rows``
+    rows: both are in the file's footer, so nothing is loaded to find out.
+    """
     scan = pl.scan_parquet(data)
     try:
         schema = scan.collect_schema()
+        check_columns(name, len(schema), "the file")
+        if max_rows is not None and scan.select(pl.len()).collect().item() > max_rows:
+            raise InputError(rows_message(name, max_rows))
     except pl.exceptions.PolarsError as exc:
         # Whatever polars makes of a footer it cannot decode, the file is damaged.
         raise InputError(explain_polars(name, exc)) from exc

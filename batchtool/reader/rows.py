@@ -47,14 +47,18 @@ def unguard(text: str) -> str:
     return text[1:] if guarded else text
 
 
+def unguarded(e: pl.Expr) -> pl.Expr:
+    """The text values of a results file's column as written before the formula guard: only
+    the writer's own guard is undone, so ``'=x`` typed so (written ``''=x``) stays ``'=x``."""
+    return pl.when(e.str.contains(_GUARDED)).then(e.str.slice(1)).otherwise(e)
+
+
 def _trimmed(e: pl.Expr, col: str, guarded: bool) -> pl.Expr:
     if col in api.UNTRIMMED_COLUMNS:
         return e  # a password is typed exactly, and a results file never shows one
     e = e.str.strip_chars()
-    if guarded:
-        # Only the writer's own guard is undone, so the value sent is the one first typed.
-        e = pl.when(e.str.contains(_GUARDED)).then(e.str.slice(1)).otherwise(e)
-    return e
+    # The value sent is then the one first typed.
+    return unguarded(e) if guarded else e
 
 
 def has_data_rows(raw: RawTable, names: list[str | None], frame: pl.LazyFrame) -> bool:

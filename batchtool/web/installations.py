@@ -20,6 +20,7 @@ from batchtool.config import (
     resolve_credentials,
 )
 from batchtool.errors import UsageError
+from batchtool.urls import masked
 
 SIMULATOR: Final = "Simulator"
 
@@ -36,7 +37,7 @@ class Installation:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.base_url})" if self.base_url else self.name
+        return f"{self.name} ({masked(self.base_url)})" if self.base_url else self.name
 
 
 class Installations:

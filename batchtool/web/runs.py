@@ -19,6 +19,7 @@ from typing import IO, Any, Final
 from batchtool import api, model
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
+from batchtool.urls import masked
 from batchtool.web import checking, runstore, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
@@ -112,7 +113,7 @@ class RunManager:
             file_name=name,
             extension=extension,
             installation=target.name,
-            base_url=target.base_url,
+            base_url=masked(target.base_url),  # shown on pages and kept: never a secret
             user=user,
             options=dict(options),
         )

@@ -13,7 +13,7 @@ from typing import Any, Final
 import polars as pl
 
 from batchtool import model, selection
-from batchtool.results import read_back, write_results
+from batchtool.results import read_back, read_results, write_results
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -138,14 +138,15 @@ def _typed(scan: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def write_excel(results_path: Path, excel_path: Path) -> None:
-    """The results file again as Excel, numbers as numbers, text as written (formula-guarded)."""
-    write_results(_typed(_scan(results_path)), excel_path)
+    """The results file again as Excel, numbers as numbers, text as written (formula-guarded
+    once: the CSV's own guard is undone first)."""
+    write_results(_typed(read_results(results_path)), excel_path)
 
 
 def write_failed_excel(results_path: Path, excel_path: Path) -> None:
     """The rows not ok as Excel, in the results file's own form: fixed by hand, it is an
     upload like any other (a results file reads back as input)."""
-    scan = _scan(results_path)
+    scan = read_results(results_path)
     write_results(_typed(scan.filter(_not_done(scan.collect_schema().names()))), excel_path)
 
 
