@@ -133,15 +133,21 @@ class AuditLog:
             "action": action,
             **{k: _cut(v) for k, v in about.items() if v is not None},
         }
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-            entry["seq"], entry["prev"] = _last(handle)
-            entry["seq"] += 1
-            entry["hash"] = entry_hash(entry)
-            handle.write(_canonical(entry) + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a+b") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+                entry["seq"], entry["prev"] = _last(handle)
+                entry["seq"] += 1
+                entry["hash"] = entry_hash(entry)
+                handle.write(_canonical(entry) + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the audit log {self.path}: {exc.strerror or exc} — "
+                "make it writable (and its folder) for this user"
+            ) from None
         return entry
 
     def lines(self) -> list[bytes]:

@@ -391,3 +391,17 @@ async def test_the_audit_page_shows_the_log_newest_first_paged_and_filtered(
     rewrite(web.data_dir / "audit.jsonl", [*lines[:9], *lines[10:]])
     page = await (await web.client.get("/audit")).text()
     assert "The chain is broken: entry #10 was removed before line 10." in page
+
+
+def test_an_audit_log_that_cannot_be_written_is_said_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "audit.jsonl").mkdir()
+    result = CliRunner().invoke(
+        main,
+        ["users", "add", "ann", "--password-stdin", "--data-dir", str(tmp_path)],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        f"batchtool: error: cannot write the audit log {tmp_path / 'audit.jsonl'}: Is a "
+        "directory — make it writable (and its folder) for this user\n"
+    )

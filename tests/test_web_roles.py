@@ -205,6 +205,14 @@ async def test_a_viewer_sees_runs_without_buttons_or_the_rows_own_values(
     assert 'action="/check"' not in new
     assert "Your role (viewer) can see" in new
 
+    await sign_in_as(web.client, "admin")
+    unknown = csv_bytes("operation,customer_id,Notes", "lock,1,x")
+    _, columns, page = await upload(web.client, unknown, "columns.csv")
+    assert f'action="{columns}/columns"' in page
+    await sign_in_as(web.client, "viewer")
+    page = await (await web.client.get(columns)).text()
+    assert "Unknown columns" in page and f'action="{columns}/columns"' not in page
+
 
 async def test_a_new_role_applies_at_the_next_request(web: WebServer) -> None:
     _, path, _ = await upload(web.client, LOCKS, "a.csv")

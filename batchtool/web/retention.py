@@ -113,9 +113,11 @@ def gone(meta: RunMeta) -> str:
     return f"Customer data deleted on {words.day(meta.purged_at)} (retention)."
 
 
-def record(log_: AuditLog, meta: RunMeta, *, user: str | None, via: str, older_than: str) -> None:
+def record(
+    audit_log: AuditLog, meta: RunMeta, *, user: str | None, via: str, older_than: str
+) -> None:
     """The purge's audit line for ``meta``."""
-    log_.append(
+    audit_log.append(
         audit.PURGE,
         user=user,
         via=via,
@@ -156,7 +158,7 @@ async def every_day(
         await sleep(EVERY_S)
 
 
-async def purge_served(manager: RunManager, log_: AuditLog, days: int) -> list[RunMeta]:
+async def purge_served(manager: RunManager, audit_log: AuditLog, days: int) -> list[RunMeta]:
     """Purge the runs of a running server due ``days`` days ago, each with its audit line."""
     cutoff = cutoff_days(days)
     purged = []
@@ -167,7 +169,7 @@ async def purge_served(manager: RunManager, log_: AuditLog, days: int) -> list[R
         strip(meta, by=RETENTION)
         await asyncio.to_thread(erase, manager.store, meta)
         await asyncio.to_thread(
-            record, log_, meta, user=None, via=audit.SERVER, older_than=f"{days}d"
+            record, audit_log, meta, user=None, via=audit.SERVER, older_than=f"{days}d"
         )
         purged.append(meta)
     if purged:
