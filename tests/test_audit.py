@@ -22,6 +22,7 @@ from web_support import (
     add_user,
     csv_bytes,
     post_form,
+    sending_slowly,
     sign_in,
     sign_in_as,
     upload,
@@ -31,6 +32,7 @@ from web_support import (
 from batchtool import audit
 from batchtool.audit import GENESIS, AuditLog, entry_hash
 from batchtool.cli import main
+from batchtool.simulator import FaultConfig
 
 pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
@@ -340,6 +342,22 @@ async def test_the_page_and_the_users_commands_record_each_action(web_server: We
     assert check["rows"] == {"read": 2, "valid": 2, "invalid": 0, "forget": 1, "lock": 1}
     assert send["rows"] == {"to_send": 2}
     assert AuditLog(web.data_dir / "audit.jsonl").verify().broken is None
+
+
+async def test_stop_and_resume_are_recorded(web: WebServer) -> None:
+    path = await sending_slowly(web, "slow.csv", rows=200, latency_ms=50)
+    await post_form(web.client, path + "/stop", token_from=path)
+    await wait_for_status(web.client, path)
+    web.simulator.faults = FaultConfig()
+    await post_form(web.client, path + "/resume", token_from=path)
+    await wait_for_status(web.client, path)
+    run = path.rsplit("/", 1)[1]
+    found = [
+        (e["user"], e["action"])
+        for e in AuditLog(web.config.audit_path).entries()
+        if e.get("run") == run
+    ]
+    assert found == [("alice", "check"), ("alice", "send"), ("alice", "stop"), ("alice", "resume")]
 
 
 async def test_no_cell_value_and_no_secret_reaches_the_audit_log(web: WebServer) -> None:

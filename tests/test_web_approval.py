@@ -21,6 +21,8 @@ from web_support import (
     write_profile,
 )
 
+from batchtool.audit import AuditLog
+
 pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 FORGETS = csv_bytes("operation,customer_id", "forget,5", "lock,6", "lock,7")
@@ -104,6 +106,16 @@ async def test_a_file_with_forget_rows_waits_for_someone_else_to_approve_and_sen
     assert approval["requested_at"] <= approval["decided_at"] == meta["sends"][0]["at"]
     assert approval["fingerprint"].startswith("blake2b:")
     assert {e.operation for e in web.simulator.log} == {"forget", "lock"}
+    lines = [
+        (e["user"], e["action"], e.get("rows"), e.get("detail"))
+        for e in AuditLog(web.config.audit_path).entries()
+        if e.get("run") == path.rsplit("/", 1)[1]
+    ]
+    assert lines == [
+        ("olga", "check", {"read": 3, "valid": 3, "invalid": 0, "forget": 1, "lock": 2}, None),
+        ("olga", "request approval", {"to_send": 3}, None),
+        ("bob", "approve", {"to_send": 3}, {"requested_by": "olga"}),
+    ]
 
 
 async def test_the_requester_can_never_approve_even_as_an_admin(team: WebServer) -> None:
@@ -159,6 +171,12 @@ async def test_a_rejection_needs_a_reason_and_shows_it_on_the_run(team: WebServe
     assert shown in page
     data = await run_json(web.client, path)
     assert data["run"]["status"] == "declined" and data["run"]["status_text"] == shown
+    last = AuditLog(web.config.audit_path).entries()[-1]
+    assert (last["user"], last["action"], last["detail"]) == (
+        "bob",
+        "reject",
+        {"reason": "Customer 5 asked to stay, see ticket 12"},
+    )
     assert data["story"][-1] == {
         "at": data["run"]["approval"]["decided_at"],
         "what": "Rejected: Customer 5 asked to stay, see ticket 12",
