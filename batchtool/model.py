@@ -31,6 +31,12 @@ FORMULA_CHARACTERS: Final = "=+-@\t\r"
 FORMULA_GUARD: Final = "'"
 
 
+def guard_formula(text: str) -> str:
+    """``text`` as a CSV or Excel cell holds it: with a guard if a spreadsheet would run it."""
+    first = text.lstrip(FORMULA_GUARD)[:1]
+    return FORMULA_GUARD + text if first and first in FORMULA_CHARACTERS else text
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """One valid input row, ready to send.

@@ -20,7 +20,7 @@ import polars as pl
 
 from batchtool import api, errors, model, plan
 from batchtool.atomic import check_writable, fsync_path
-from batchtool.model import FORMULA_CHARACTERS, FORMULA_GUARD
+from batchtool.model import FORMULA_GUARD, guard_formula
 from batchtool.plan import PlanSummary
 from batchtool.reader import BOOKKEEPING_PREFIX, unguard, unguarded
 
@@ -207,11 +207,6 @@ def build_results(
     )
 
 
-def _guard_text(value: str) -> str:
-    first = value.lstrip(FORMULA_GUARD)[:1]
-    return FORMULA_GUARD + value if first and first in FORMULA_CHARACTERS else value
-
-
 def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
     """Prefix ``'`` to every text cell (and header) a spreadsheet would run as a formula."""
     schema = results.collect_schema()
@@ -222,7 +217,7 @@ def _formula_guarded(results: pl.LazyFrame) -> pl.LazyFrame:
             .otherwise(pl.col(name))
             if dtype == pl.String
             else pl.col(name)
-        ).alias(_guard_text(name))
+        ).alias(guard_formula(name))
         for name, dtype in schema.items()
     ]
     return results.select(guarded)

@@ -196,6 +196,13 @@ class WebServer:
         return self.config.data_dir
 
 
+@pytest.fixture
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Password hashes that take a millisecond, for tests that add and sign in many users.
+    Each hash records its own cost, so they verify like any other."""
+    monkeypatch.setattr("batchtool.web.users.SCRYPT_N", 2**10)
+
+
 @pytest_asyncio.fixture
 async def web_server(
     tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch

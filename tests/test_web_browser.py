@@ -74,11 +74,19 @@ class Served(ServeProcess):
 
 
 def _serve(
-    tmp_path: Path, simulator_process: SimulatorProcesses, runs: list[tuple[str, str, str]]
+    tmp_path: Path,
+    simulator_process: SimulatorProcesses,
+    runs: list[tuple[str, str, str]],
+    *,
+    users: tuple[tuple[str, str | None], ...] = (("alice", None),),
+    profile_lines: str = "",
 ) -> Iterator[Served]:
     sim_url = simulator_process("--latency-ms", "20", "--customers", str(LONG_RUN_ROWS))
     config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
-    add_user(tmp_path / "data")
+    with config.open("a") as profile:
+        profile.write(profile_lines)
+    for name, role in users:
+        add_user(tmp_path / "data", name, role)
     seed_runs(tmp_path / "data" / "runs", sim_url, runs)
     serve = Served(tmp_path / "data", config, {KEY_ENV: DEFAULT_API_KEY})
     serve.sim_url = sim_url
@@ -137,10 +145,10 @@ def page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
             context.close()
 
 
-def sign_in(page: Page, url: str) -> None:
+def sign_in(page: Page, url: str, user: str = "alice") -> None:
     page.goto(url + "/")
     expect(page).to_have_url(url + "/login?next=/")
-    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Username").fill(user)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="New batch")).to_be_visible()
@@ -403,3 +411,63 @@ def test_runs_list_pages_and_filters_and_fits_a_phone(page: Page, server_with_ru
     _fits_a_phone(page)
     page.get_by_role("link", name="New batch").click()
     _fits_a_phone(page)
+
+
+@pytest.fixture
+def team_server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
+    """``server`` with olga (operator) and bob (approver), where files with forget rows
+    need approval."""
+    yield from _serve(
+        tmp_path,
+        simulator_process,
+        [],
+        users=(("olga", "operator"), ("bob", "approver")),
+        profile_lines='approval = "forget"\n',
+    )
+
+
+def test_an_operator_asks_another_person_approves_and_sends(
+    page: Page, team_server: Served, tmp_path: Path
+) -> None:
+    server = team_server
+    file = tmp_path / "erase.csv"
+    file.write_bytes(csv_bytes("operation,customer_id", "forget,11", "lock,12", "lock,13"))
+    sign_in(page, server.url, "olga")
+    check(page, file)
+    expect(page.get_by_role("button", name=re.compile("^Send"))).to_have_count(0)
+    page.get_by_role("button", name="Request approval").click()
+    expect(page.get_by_role("heading", name="Waiting for approval")).to_be_visible()
+    expect(page.locator("#status-text")).to_have_text("Waiting for approval")
+    expect(page.get_by_role("button", name="Approve and send")).to_have_count(0)
+    run_url = page.url
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    forged = page.request.post(
+        run_url + "/approve", form={"csrf_token": token or "", "confirm_forget": "yes"}
+    )
+    assert forged.status == 403
+    assert "Your role (operator) cannot approve runs — ask an admin." in forged.text()
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, server.url, "bob")
+    page.get_by_role("link", name="Runs").click()
+    row = page.get_by_role("row").filter(has_text="erase.csv")
+    expect(row).to_contain_text("Waiting for approval")
+    row.get_by_role("link", name="erase.csv").click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+    expect(page.get_by_role("table", name="3 rows read")).to_contain_text("forget")
+    page.get_by_label("I understand that forget erases customer data").check()
+    page.get_by_role("button", name="Approve and send").click()
+    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
+    story = page.get_by_role("table", name=re.compile("^The run's story"))
+    expect(story.get_by_role("row")).to_have_text(
+        [
+            re.compile("When.*What.*Who"),
+            re.compile("Checked.*olga"),
+            re.compile("Approval requested: it has 1 forget row.*olga"),
+            re.compile("Approved.*bob"),
+            re.compile("Sent.*bob"),
+            re.compile("Finished"),
+        ]
+    )
+    log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
+    assert sorted(entry["lookup"][1] for entry in log) == ["11", "12", "13"]

@@ -34,7 +34,7 @@ def test_users_add_asks_twice_then_list_and_remove(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path)]
     result = runner.invoke(main, ["users", "add", "alice", *data], input=f"{PASSWORD}\n" * 2)
     assert result.exit_code == 0, result.output
-    assert f"added alice ({tmp_path / 'users.json'})" in result.output
+    assert f"added alice, operator ({tmp_path / 'users.json'})" in result.output
     result = runner.invoke(
         main, ["users", "add", "bob", "--password-stdin", *data], input=PASSWORD + "\n"
     )

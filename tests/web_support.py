@@ -240,10 +240,25 @@ def write_profile(path: Path, base_url: str, username: str) -> Path:
     return path
 
 
-def add_user(data_dir: Path, name: str = "alice") -> None:
+def add_user(data_dir: Path, name: str = "alice", role: str | None = None) -> None:
     from batchtool.web import Users, WebConfig
 
-    Users(WebConfig(data_dir=data_dir).users_path).add(name, PASSWORD)
+    Users(WebConfig(data_dir=data_dir).users_path).add(name, PASSWORD, role)
+
+
+async def sign_in_as(client: WebClient, user: str) -> None:
+    """Sign out whoever is signed in on ``client``, then sign in as ``user``."""
+    client.session.cookie_jar.clear()
+    assert await sign_in(client, user) == 200
+
+
+def add_profile(config_path: Path, name: str, base_url: str, username: str, extra: str) -> None:
+    """Another profile in the config file, to the same installation, with ``extra`` lines."""
+    with config_path.open("a") as config:
+        config.write(
+            f'\n[profiles.{name}]\nbase_url = "{base_url}"\n'
+            f'api_username = "{username}"\napi_key_env = "{KEY_ENV}"\n{extra}\n'
+        )
 
 
 def seed_runs(runs_dir: Path, base_url: str, runs: list[tuple[str, str, str]]) -> None:

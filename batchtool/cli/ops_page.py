@@ -1,4 +1,5 @@
-"""The ops page's commands: ``serve`` it, and ``users`` to say who may sign in."""
+"""The ops page's commands: ``serve`` it, and ``users`` to say who may sign in and with
+which role. What ``users`` changes goes into the data dir's audit log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from batchtool import audit
 from batchtool.cli.options import data_dir_option
 from batchtool.cli.output import fail
 from batchtool.errors import BatchtoolError
@@ -49,6 +51,14 @@ if TYPE_CHECKING:
 @click.option(
     "--simulate", is_flag=True, help='Also offer a "Simulator" installation (built-in simulator).'
 )
+@click.option(
+    "--retention-days",
+    type=click.IntRange(0, 36_500),
+    default=90,
+    show_default=True,
+    help="Delete a run's customer data this many days after it ends (at start-up, then "
+    "daily); 0 keeps it for ever.",
+)
 def serve(
     host: str,
     port: int,
@@ -56,6 +66,7 @@ def serve(
     config_path: Path | None,
     max_upload_mb: int,
     simulate: bool,
+    retention_days: int,
 ) -> None:
     """Serve the ops page: sign in, upload a spreadsheet, check, send, watch, download.
 
@@ -71,6 +82,7 @@ def serve(
         config_path=config_path,
         max_upload_mb=max_upload_mb,
         simulate=simulate,
+        retention_days=retention_days,
     )
 
     def warn(text: str) -> None:
@@ -105,6 +117,12 @@ def _users(data_dir: Path | None) -> Users:
     return Users(WebConfig(data_dir=data_dir or default_data_dir()).users_path)
 
 
+def _record(store: Users, action: str, name: str, **about: str) -> None:
+    """The audit line of a change to the users file, in the same data dir."""
+    log = audit.AuditLog(store.path.with_name(audit.FILE_NAME))
+    log.append(action, user=audit.local_user(), via=audit.CLI, detail={"name": name, **about})
+
+
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         line = sys.stdin.readline()
@@ -116,33 +134,68 @@ def _read_password(password_stdin: bool) -> str:
 @users.command("add")
 @click.argument("name")
 @click.option(
+    "--role",
+    metavar="ROLE",
+    help="What NAME may do: viewer, operator, approver or admin (see the README). A new "
+    "user is an operator unless given; a new password keeps the role unless given.",
+)
+@click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts).",
 )
 @data_dir_option
-def users_add(name: str, password_stdin: bool, data_dir: Path | None) -> None:
+def users_add(name: str, role: str | None, password_stdin: bool, data_dir: Path | None) -> None:
     """Add user NAME, or give NAME a new password; asks for it twice."""
+    from batchtool.web.permissions import check_role
+
     try:
+        if role is not None:
+            check_role(role)  # before asking for a password
         store = _users(data_dir)
-        existed = store.exists(name)
-        store.add(name, _read_password(password_stdin))
+        before = store.role(name)
+        store.add(name, _read_password(password_stdin), role)
+        after = store.role(name) or ""
+        if before is None:
+            _record(store, audit.USER_ADDED, name, role=after)
+        else:
+            _record(store, audit.PASSWORD_CHANGED, name)
+            if after != before:
+                _record(store, audit.ROLE_CHANGED, name, role=after, was=before)
     except BatchtoolError as exc:
         fail(str(exc), exc.exit_code)
-    what = "new password for" if existed else "added"
-    click.echo(f"{what} {name} ({store.path})")
+    what = "new password for" if before is not None else "added"
+    click.echo(f"{what} {name}, {after} ({store.path})")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role")
+@data_dir_option
+def users_set_role(name: str, role: str, data_dir: Path | None) -> None:
+    """Give user NAME the role ROLE (viewer, operator, approver or admin); a running server
+    applies it at their next request."""
+    try:
+        store = _users(data_dir)
+        before = store.role(name)
+        store.set_role(name, role)
+        if before != role:
+            _record(store, audit.ROLE_CHANGED, name, role=role, was=before or "")
+    except BatchtoolError as exc:
+        fail(str(exc), exc.exit_code)
+    click.echo(f"{name} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
 
 
 @users.command("list")
 @data_dir_option
 def users_list(data_dir: Path | None) -> None:
-    """Who may sign in, and since when."""
+    """Who may sign in, with which role, and since when."""
     try:
         found = _users(data_dir).names()
     except BatchtoolError as exc:
         fail(str(exc), exc.exit_code)
     for user in found:
-        click.echo(f"{user.name}\t{user.created}")
+        click.echo(f"{user.name}\t{user.role}\t{user.created}")
 
 
 @users.command("remove")
@@ -151,7 +204,9 @@ def users_list(data_dir: Path | None) -> None:
 def users_remove(name: str, data_dir: Path | None) -> None:
     """Remove user NAME; a running server signs them out at once."""
     try:
-        _users(data_dir).remove(name)
+        store = _users(data_dir)
+        store.remove(name)
+        _record(store, audit.USER_REMOVED, name)
     except BatchtoolError as exc:
         fail(str(exc), exc.exit_code)
     click.echo(f"removed {name}")

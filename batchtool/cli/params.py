@@ -1,9 +1,12 @@
-"""Parsers of option values: ``auto`` or N requests in flight, ``HEADER=FIELD`` column maps."""
+"""Parsers of option values: ``auto`` or N requests in flight, ``HEADER=FIELD`` column maps,
+an age in days or hours (``30d``, ``12h``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Literal
+from datetime import timedelta
+from typing import Literal, NamedTuple
 
 import click
 
@@ -48,3 +51,26 @@ def parse_map(values: Sequence[str]) -> dict[str, str]:
             )
         mapping[header.strip()] = target.strip()
     return mapping
+
+
+class Age(NamedTuple):
+    text: str  # as given, e.g. "30d"
+    span: timedelta
+
+
+class AgeType(click.ParamType[Age]):
+    """``N`` days (``30d``) or hours (``12h``)."""
+
+    name = "Nd|Nh"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Age:
+        if isinstance(value, Age):
+            return value
+        found = re.fullmatch(r"\s*(\d+)\s*([dh])\s*", str(value).lower())
+        if found is None:
+            self.fail(f"{value!r} is not an age — give days or hours, e.g. 30d or 12h", param, ctx)
+        number, unit = int(found.group(1)), found.group(2)
+        span = timedelta(days=number) if unit == "d" else timedelta(hours=number)
+        return Age(f"{number}{unit}", span)

@@ -2,15 +2,20 @@
 watch it, download the results — through the same engine, journal and results as the CLI.
 
 Modules, one job each: ``app`` (the application object and ``serve``), ``settings`` (data
-dir and server settings), ``users`` and ``sessions`` (who may sign in, who is signed in),
-``security`` (the middlewares every request passes), ``render`` (pages, JSON twins, error
-pages), ``pages_auth`` / ``pages_batch`` / ``pages_runs`` (the handlers), ``runs`` (every
-run's lifecycle), ``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run
-behind a plan), ``sending`` (a run in its own thread), ``live`` (a sending run's live
-state), ``tables`` (what pages read from run files: errors grouped, the Excel downloads),
-``story`` (who did what to a run, and when), ``runlist`` (the Runs list's pages and
-filters), ``words`` (times and reasons in words), ``mappings`` (remembered column choices),
-``installations`` (profiles the page offers), ``files`` (private JSON files).
+dir and server settings), ``datadir`` (one process at a time holds a data dir), ``users``
+and ``sessions`` (who may sign in, with which role; who is signed in), ``security`` (the
+middlewares every request passes), ``permissions`` (the roles, the actions, the table of
+who may do what, ``allowed``), ``guard`` (the middleware that asks ``allowed`` for every
+route), ``render`` (pages, JSON twins, error pages), ``pages_auth`` / ``pages_batch`` /
+``pages_runs`` / ``pages_approval`` / ``pages_audit`` (the handlers), ``runs`` (every
+run's lifecycle), ``approval`` (when a run needs a second person, and what binds it),
+``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run behind a plan),
+``sending`` (a run in its own thread), ``live`` (a sending run's live state), ``tables``
+(what pages read from run files: errors grouped, the Excel downloads), ``story`` (who did
+what to a run, and when), ``auditing`` (what the page writes to the audit log),
+``retention`` (old runs' customer data deleted), ``runlist`` (the Runs list's pages and
+filters), ``words`` (times and reasons in words), ``mappings`` (remembered column
+choices), ``installations`` (profiles the page offers), ``files`` (private JSON files).
 """
 
 from batchtool.web.app import check_bind, make_app, serve

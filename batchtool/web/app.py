@@ -16,12 +16,23 @@ from typing import Final
 
 from aiohttp import web
 
+from batchtool.audit import AuditLog
 from batchtool.config import Credentials, is_loopback
 from batchtool.errors import UsageError
-from batchtool.web import pages_auth, pages_batch, pages_runs
+from batchtool.web import (
+    pages_approval,
+    pages_audit,
+    pages_auth,
+    pages_batch,
+    pages_runs,
+    retention,
+)
+from batchtool.web.datadir import DataDirBusy, holding
 from batchtool.web.files import make_private_dir
+from batchtool.web.guard import permission_middleware
 from batchtool.web.installations import Installations
 from batchtool.web.keys import (
+    AUDIT,
     CONFIG,
     INSTALLATIONS,
     RUNS,
@@ -55,7 +66,13 @@ STATIC_DIR: Final = Path(__file__).with_name("static")
 
 def make_app(config: WebConfig) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, session_middleware, signed_in_middleware, csrf_middleware],
+        middlewares=[
+            errors_middleware,
+            session_middleware,
+            signed_in_middleware,
+            permission_middleware,
+            csrf_middleware,
+        ],
         client_max_size=config.max_upload_bytes + _FORM_OVERHEAD_BYTES,
     )
     installations = Installations(config.config_path)
@@ -68,13 +85,17 @@ def make_app(config: WebConfig) -> web.Application:
         RunStore(config.runs_dir), installations, ColumnMemory(config.mappings_path)
     )
     app[TEMPLATES] = templates()
+    app[AUDIT] = AuditLog(config.audit_path)
     app.router.add_routes(pages_auth.routes)
     app.router.add_routes(pages_batch.routes)
     app.router.add_routes(pages_runs.routes)
+    app.router.add_routes(pages_approval.routes)
+    app.router.add_routes(pages_audit.routes)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_simulator)
     app.cleanup_ctx.append(_runs)
+    app.cleanup_ctx.append(_retention)
     return app
 
 
@@ -96,6 +117,23 @@ async def _runs(app: web.Application) -> AsyncIterator[None]:
     manager.resume_checks()
     yield
     await manager.shutdown()
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Purge at start-up, then daily, in the background (``--retention-days``; 0: never)."""
+    days = app[CONFIG].retention_days
+    if not days:
+        yield
+        return
+
+    async def purge() -> None:
+        await retention.purge_served(app[RUNS], app[AUDIT], days)
+
+    task = asyncio.get_running_loop().create_task(retention.every_day(purge))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def check_bind(host: str, users: Users) -> str | None:
@@ -134,10 +172,17 @@ def serve(
             f"cannot create the data dir {config.data_dir}: {exc.strerror or exc} — "
             "choose another --data-dir"
         ) from None
-    warning = check_bind(host, Users(config.users_path))
-    if warning and on_warning is not None:
-        on_warning(warning)
-    asyncio.run(_serve(config, host, port, on_ready))
+    try:
+        with holding(config.data_dir):
+            warning = check_bind(host, Users(config.users_path))
+            if warning and on_warning is not None:
+                on_warning(warning)
+            asyncio.run(_serve(config, host, port, on_ready))
+    except DataDirBusy as busy:
+        raise UsageError(
+            f"another batchtool process (pid {busy.pid}) is using the data dir "
+            f"{config.data_dir} — stop it first, or choose another --data-dir"
+        ) from None
 
 
 async def _serve(

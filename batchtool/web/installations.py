@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -21,6 +21,7 @@ from batchtool.config import (
 )
 from batchtool.errors import UsageError
 from batchtool.urls import masked
+from batchtool.web.approval import Rule, rule_of
 
 SIMULATOR: Final = "Simulator"
 
@@ -34,6 +35,8 @@ _OVERRIDES: Final = frozenset({ENV_BASE_URL, ENV_API_USERNAME, ENV_API_KEY, ENV_
 class Installation:
     name: str
     base_url: str
+    #: When a run to it needs a second person's approval (``approval``).
+    approval: Rule = field(default_factory=Rule)
 
     @property
     def label(self) -> str:
@@ -71,7 +74,11 @@ class Installations:
                 for name, table in profiles.items():
                     if isinstance(table, dict) and name != SIMULATOR:
                         url = table.get("base_url")
-                        found[name] = Installation(name, url if isinstance(url, str) else "")
+                        found[name] = Installation(
+                            name,
+                            url if isinstance(url, str) else "",
+                            rule_of(name, table, self.config_path),
+                        )
             self._stamp, self._profiles = stamp, found
         return self._profiles
 
@@ -82,15 +89,28 @@ class Installations:
     def get(self, name: str) -> Installation | None:
         return next((i for i in self.all() if i.name == name), None)
 
+    def _gone(self, name: str) -> UsageError:
+        return UsageError(
+            f"installation {name!r} is no longer in {self.config_path} — "
+            "choose another one, or ask an admin to restore its profile"
+        )
+
+    def approval_rule(self, name: str) -> Rule:
+        """When a run to ``name`` needs approval; UsageError if ``name`` is no longer offered
+        or its rule cannot be read (nothing may be sent to it then)."""
+        target = self.get(name)
+        if target is None:
+            raise self._gone(name)
+        if target.approval.problem:
+            raise UsageError(target.approval.problem)
+        return target.approval
+
     def credentials(self, name: str, environ: Mapping[str, str] | None = None) -> Credentials:
         """Everything needed to send to ``name``; raises UsageError naming what is missing."""
         if name == SIMULATOR and self.simulator is not None:
             return self.simulator
         if name not in self._profile_list():
-            raise UsageError(
-                f"installation {name!r} is no longer in {self.config_path} — "
-                "choose another one, or ask an admin to restore its profile"
-            )
+            raise self._gone(name)
         env = os.environ if environ is None else environ
         return resolve_credentials(
             profile=name,

@@ -7,7 +7,9 @@ from typing import Final
 import jinja2
 from aiohttp import web
 
+from batchtool.audit import AuditLog
 from batchtool.web.installations import Installations
+from batchtool.web.permissions import Actor
 from batchtool.web.runs import RunManager
 from batchtool.web.sessions import Session, Sessions, SignInThrottle
 from batchtool.web.settings import WebConfig
@@ -20,5 +22,8 @@ THROTTLE: Final = web.AppKey("throttle", SignInThrottle)
 INSTALLATIONS: Final = web.AppKey("installations", Installations)
 RUNS: Final = web.AppKey("runs", RunManager)
 TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
+AUDIT: Final = web.AppKey("audit", AuditLog)
 
 SESSION: Final = web.RequestKey[Session | None]("session")
+#: Who is asking, once ``guard`` has let the request through.
+ACTOR: Final = web.RequestKey("actor", Actor)

@@ -8,7 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from batchtool import audit
+from batchtool.web import auditing
 from batchtool.web.keys import SESSION, SESSIONS, THROTTLE, USERS
+from batchtool.web.permissions import Action, needs, public
 from batchtool.web.render import error_page, respond
 from batchtool.web.security import clear_session_cookie, set_session_cookie
 
@@ -48,12 +51,14 @@ def _login_page(
 
 @routes.get("/login")
 @routes.get("/login.json")
+@public
 async def login_form(request: web.Request) -> web.StreamResponse:
     """The sign-in page; its JSON twin gives a script the CSRF token to sign in with."""
     return _login_page(request, next_path=_next_path(request, request.query.get("next")))
 
 
 @routes.post("/login")
+@public
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username") or "").strip()
@@ -76,6 +81,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     )
     if not known:
         throttle.failed(username)
+        # The name as typed, never the password: cut and made printable by the audit log.
+        await auditing.record(request, audit.SIGN_IN_FAILED, user=username)
         return _login_page(
             request,
             error="Wrong username or password.",
@@ -84,6 +91,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             next_path=next_path,
         )
     throttle.succeeded(username)
+    await auditing.record(request, audit.SIGN_IN, user=username)
     session = request.app[SESSIONS].sign_in(request[SESSION], username)
     response = web.Response(status=303, headers={"Location": next_path})
     set_session_cookie(request, response, session)
@@ -91,6 +99,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/logout")
+@needs(Action.VIEW)
 async def logout(request: web.Request) -> web.StreamResponse:
     session = request[SESSION]
     if session is not None:

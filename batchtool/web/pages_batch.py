@@ -6,11 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from batchtool import api
+from batchtool import api, audit
 from batchtool.errors import UsageError
 from batchtool.reader import FORMATS
+from batchtool.web import auditing
 from batchtool.web.keys import INSTALLATIONS, RUNS
 from batchtool.web.pages_runs import find_run, run_page, signed_in_user
+from batchtool.web.permissions import Action, needs
 from batchtool.web.render import after_post, respond
 from batchtool.web.runs import RunError
 from batchtool.web.runstore import ID_ROUTE
@@ -37,11 +39,13 @@ def _new_batch_data(request: web.Request, error: str | None = None) -> dict[str,
 
 @routes.get("/")
 @routes.get("/.json")
+@needs(Action.VIEW)  # a viewer sees it say so instead of the form
 async def new_batch(request: web.Request) -> web.StreamResponse:
     return respond(request, "new.html", _new_batch_data(request), page="new-batch")
 
 
 @routes.post("/check")
+@needs(Action.CHECK)
 async def check_upload(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("spreadsheet")
@@ -71,10 +75,12 @@ async def check_upload(request: web.Request) -> web.StreamResponse:
         return respond(
             request, "new.html", _new_batch_data(request, str(exc)), page="new-batch", status=400
         )
+    await auditing.record(request, audit.CHECK, meta, rows=auditing.plan_rows(meta))
     return after_post(request, f"/runs/{meta.id}")
 
 
 @routes.post(f"/runs/{ID_ROUTE}/columns")
+@needs(Action.CHECK)
 async def map_columns(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
     form = await request.post()
@@ -85,4 +91,6 @@ async def map_columns(request: web.Request) -> web.StreamResponse:
         await request.app[RUNS].map_columns(meta, choices)
     except RunError as exc:
         return await run_page(request, meta, error=str(exc), status=400)
+    detail = {"columns": "mapped or ignored"}
+    await auditing.record(request, audit.CHECK, meta, rows=auditing.plan_rows(meta), detail=detail)
     return after_post(request, f"/runs/{meta.id}")

@@ -1,19 +1,20 @@
 """A run's page (plan, sending, done), its actions (send, stop, resume, send the failed rows
-again), its downloads, and the list of every run."""
+again), its downloads, and the list of every run. Approving is in ``pages_approval``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 from aiohttp import web
 
-from batchtool import api, model
+from batchtool import api, audit, model
 from batchtool.errors import BatchtoolError
-from batchtool.web import runlist, runstore, story
-from batchtool.web.keys import RUNS, SESSION
+from batchtool.web import auditing, retention, runlist, runstore, story
+from batchtool.web.keys import ACTOR, RUNS, SESSION
+from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
 from batchtool.web.runs import RunError
 from batchtool.web.runstore import ID_ROUTE, RunMeta
@@ -38,8 +39,11 @@ def _summary(request: web.Request, meta: RunMeta) -> dict[str, Any]:
     """What the runs list shows of a run (and the start of its page's JSON): while it sends,
     its counts are the live ones."""
     live = request.app[RUNS].live(meta.id)
+    shown = meta.to_json()
+    if not allowed(request[ACTOR], Action.DOWNLOAD):
+        shown["samples"] = []  # the rows' values as they would be sent: customer data
     return {
-        **meta.to_json(),
+        **shown,
         "counts": live.totals() if live else meta.counts,
         "status_text": meta.status_text,
         "sent_by": meta.sent_by,
@@ -59,6 +63,8 @@ def _link(request: web.Request, run_id: str | None) -> dict[str, str] | None:
 def _downloads(request: web.Request, meta: RunMeta) -> dict[str, str | None]:
     store = request.app[RUNS].store
     base = f"/runs/{meta.id}"
+    if meta.purged_at:
+        return dict.fromkeys(("plan_csv", "results_csv", "results_xlsx", "failed_xlsx"))
     ended = meta.status in runstore.ENDED and store.results_path(meta).exists()
     counts = meta.counts
     not_ok = ended and counts.get(model.FAILED, 0) + counts.get(model.INVALID, 0) + meta.unsent > 0
@@ -67,6 +73,36 @@ def _downloads(request: web.Request, meta: RunMeta) -> dict[str, str | None]:
         "results_csv": f"{base}/results.csv" if ended else None,
         "results_xlsx": f"{base}/results.xlsx" if ended else None,
         "failed_xlsx": f"{base}/failed.xlsx" if not_ok else None,
+    }
+
+
+def _approval(request: web.Request, meta: RunMeta, may: dict[str, bool]) -> dict[str, Any]:
+    """The page's approval part: whether the run needs approval by the rule of now and why
+    (or why nothing can be sent to its installation), and what this user may do about it."""
+    needed = problem = None
+    sendable = (
+        meta.status in (runstore.PLANNED, runstore.WAITING)
+        and bool((meta.plan or {}).get("valid"))
+        and not meta.purged_at
+    )
+    if sendable:
+        try:
+            needed = request.app[RUNS].approval_needed(meta)
+        except RunError as exc:
+            problem = str(exc)
+    asked = meta.approval
+    waiting = meta.status == runstore.WAITING and asked is not None and sendable
+    return {
+        "needed": needed,
+        "problem": problem,
+        "can_send": sendable and needed is None and problem is None and may[Action.SEND],
+        "can_request": (
+            sendable and meta.status == runstore.PLANNED and bool(needed) and may[Action.SEND]
+        ),
+        "can_decide": waiting and problem is None and may[Action.APPROVE],
+        "own_request": (
+            waiting and asked is not None and asked.requested_by == request[ACTOR].name
+        ),
     }
 
 
@@ -79,24 +115,33 @@ async def run_page(
     confirm_stop: bool = False,
 ) -> web.Response:
     manager = request.app[RUNS]
+    actor = request[ACTOR]
+    may = can(actor, meta)
     live = manager.live(meta.id)
     plan = meta.plan or {}
-    invalid = await manager.invalid_rows(meta) if meta.plan else []
+    shows_rows = meta.plan is not None and may[Action.DOWNLOAD]
+    invalid = await manager.invalid_rows(meta) if shows_rows else []
     ended = meta.status in runstore.ENDED
-    failed = meta.counts.get(model.FAILED, 0) if ended else 0
-    can_stop = live is not None and not live.stopping
+    failed = meta.counts.get(model.FAILED, 0) if ended and not meta.purged_at else 0
+    can_stop = live is not None and not live.stopping and may[Action.SEND]
+    on_approval = _approval(request, meta, may)
     data = {
         "run": _summary(request, meta),
         "error": error,
+        "can": may,
+        "purged": retention.gone(meta) if meta.purged_at else None,
         "invalid_rows": invalid,
-        "invalid_rows_more": max(0, int(plan.get("invalid", 0)) - len(invalid)),
+        "invalid_rows_more": max(0, int(plan.get("invalid", 0)) - len(invalid)) * shows_rows,
         "needs_forget_confirmation": bool(plan.get("by_operation", {}).get(api.FORGET)),
-        "can_send": meta.status == runstore.PLANNED and bool(plan.get("valid")),
+        "approval": on_approval,
+        "can_send": on_approval["can_send"],
         "can_stop": can_stop,
         "confirm_stop": confirm_stop and can_stop,
-        "can_resume": ended and meta.resumable,
+        "can_resume": ended and meta.resumable and may[Action.SEND],
         "failed": failed,
-        "can_retry_failed": bool(failed) and not meta.unsent and not meta.retried_in,
+        "can_retry_failed": (
+            bool(failed) and not meta.unsent and not meta.retried_in and may[Action.CHECK]
+        ),
         "retry_of": _link(request, meta.retry_of),
         "retried_in": [link for i in meta.retried_in if (link := _link(request, i))],
         "story": story.events(meta),
@@ -110,12 +155,14 @@ async def run_page(
 
 @routes.get(f"/runs/{ID_ROUTE}")
 @routes.get(f"/runs/{ID_ROUTE}.json")
+@needs(Action.VIEW)
 async def show_run(request: web.Request) -> web.StreamResponse:
     return await run_page(request, find_run(request))
 
 
 @routes.get("/runs")
 @routes.get("/runs.json")
+@needs(Action.VIEW)
 async def list_runs(request: web.Request) -> web.StreamResponse:
     data = runlist.listing(
         request.app[RUNS].newest_first(), request.query, lambda meta: _summary(request, meta)
@@ -123,29 +170,50 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
     return respond(request, "runs.html", data, page="runs")
 
 
-async def _act(
-    request: web.Request, meta: RunMeta, action: Callable[[], None], refused: int
+async def act(
+    request: web.Request,
+    meta: RunMeta,
+    action: Callable[[], Awaitable[None] | None],
+    refused: int,
+    said: str,
+    rows: dict[str, int] | None = None,
+    detail: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Do ``action``, then show the run; a RunError shows the run with why, as ``refused``."""
+    """Do ``action``, say so in the audit log (``said``), then show the run; a RunError
+    shows the run with why, as ``refused``, and nothing is logged."""
     try:
-        action()
+        done = action()
+        if done is not None:
+            await done
     except RunError as exc:
         return await run_page(request, meta, error=str(exc), status=refused)
+    await auditing.record(request, said, meta, rows=rows, detail=detail)
     return after_post(request, f"/runs/{meta.id}")
 
 
+async def confirmed_forget(request: web.Request) -> bool:
+    return (await request.post()).get("confirm_forget") == "yes"
+
+
 @routes.post(f"/runs/{ID_ROUTE}/send")
+@needs(Action.SEND)
 async def send(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
-    confirmed = (await request.post()).get("confirm_forget") == "yes"
+    confirmed = await confirmed_forget(request)
     user = signed_in_user(request)
     manager = request.app[RUNS]
-    return await _act(
-        request, meta, lambda: manager.send(meta, user, confirm_forget=confirmed), 400
+    return await act(
+        request,
+        meta,
+        lambda: manager.send(meta, user, confirm_forget=confirmed),
+        400,
+        audit.SEND,
+        auditing.to_send(meta),
     )
 
 
 @routes.get(f"/runs/{ID_ROUTE}/stop")
+@needs(Action.SEND)
 async def confirm_stop(request: web.Request) -> web.StreamResponse:
     """Stop's confirmation, a page of its own so that it works without JavaScript too."""
     meta = find_run(request)
@@ -155,27 +223,37 @@ async def confirm_stop(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(f"/runs/{ID_ROUTE}/stop")
+@needs(Action.SEND)
 async def stop(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
     user = signed_in_user(request)
-    return await _act(request, meta, lambda: request.app[RUNS].stop(meta, user), 409)
+    return await act(request, meta, lambda: request.app[RUNS].stop(meta, user), 409, audit.STOP)
 
 
 @routes.post(f"/runs/{ID_ROUTE}/retry-failed")
+@needs(Action.CHECK)
 async def retry_failed(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
     try:
         retry = await request.app[RUNS].retry_failed(meta, signed_in_user(request))
     except RunError as exc:
         return await run_page(request, meta, error=str(exc), status=409)
+    await auditing.record(
+        request,
+        audit.CHECK,
+        retry,
+        rows=auditing.plan_rows(retry),
+        detail={"failed_rows_of": meta.id},
+    )
     return after_post(request, f"/runs/{retry.id}")
 
 
 @routes.post(f"/runs/{ID_ROUTE}/resume")
+@needs(Action.SEND)
 async def resume(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
     user = signed_in_user(request)
-    return await _act(request, meta, lambda: request.app[RUNS].resume(meta, user), 409)
+    return await act(request, meta, lambda: request.app[RUNS].resume(meta, user), 409, audit.RESUME)
 
 
 _CONTENT_TYPES: Final = {
@@ -198,39 +276,60 @@ def _stem(meta: RunMeta) -> str:
     return Path(meta.file_name).stem or "batch"
 
 
-@routes.get(f"/runs/{ID_ROUTE}/plan.csv")
-async def plan_csv(request: web.Request) -> web.StreamResponse:
+def _downloadable(request: web.Request, which: str) -> RunMeta:
+    """The run, if its download ``which`` is there: 410 once retention deleted it."""
     meta = find_run(request)
-    path = request.app[RUNS].store.plan_path(meta)
-    if meta.plan is None or not path.exists():
+    if meta.purged_at:
+        raise web.HTTPGone(text=retention.gone(meta))
+    if _downloads(request, meta)[which] is None:
         raise web.HTTPNotFound()
-    return _attachment(path, f"{_stem(meta)}.plan.csv")
+    return meta
+
+
+async def _download(
+    request: web.Request, meta: RunMeta, path: Path, name: str
+) -> web.StreamResponse:
+    await auditing.record(request, audit.DOWNLOAD, meta, detail={"download": name})
+    return _attachment(path, name)
+
+
+@routes.get(f"/runs/{ID_ROUTE}/plan.csv")
+@needs(Action.DOWNLOAD)
+async def plan_csv(request: web.Request) -> web.StreamResponse:
+    meta = _downloadable(request, "plan_csv")
+    path = request.app[RUNS].store.plan_path(meta)
+    if not path.exists():
+        raise web.HTTPNotFound()
+    return await _download(request, meta, path, f"{_stem(meta)}.plan.csv")
 
 
 @routes.get(f"/runs/{ID_ROUTE}/results.csv")
+@needs(Action.DOWNLOAD)
 async def results_csv(request: web.Request) -> web.StreamResponse:
-    meta = find_run(request)
-    if _downloads(request, meta)["results_csv"] is None:
-        raise web.HTTPNotFound()
-    return _attachment(request.app[RUNS].store.results_path(meta), f"{_stem(meta)}.results.csv")
+    meta = _downloadable(request, "results_csv")
+    path = request.app[RUNS].store.results_path(meta)
+    return await _download(request, meta, path, f"{_stem(meta)}.results.csv")
 
 
 async def _excel(request: web.Request, *, failed: bool) -> web.StreamResponse:
-    meta = find_run(request)
-    if _downloads(request, meta)["failed_xlsx" if failed else "results_xlsx"] is None:
-        raise web.HTTPNotFound()
+    meta = _downloadable(request, "failed_xlsx" if failed else "results_xlsx")
     try:
         path = await request.app[RUNS].excel(meta, failed=failed)
     except BatchtoolError as exc:
         return error_page(request, 409, str(exc))
-    return _attachment(path, f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx")
+    except RunError as exc:
+        return error_page(request, 410, str(exc))
+    name = f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx"
+    return await _download(request, meta, path, name)
 
 
 @routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
+@needs(Action.DOWNLOAD)
 async def results_xlsx(request: web.Request) -> web.StreamResponse:
     return await _excel(request, failed=False)
 
 
 @routes.get(f"/runs/{ID_ROUTE}/failed.xlsx")
+@needs(Action.DOWNLOAD)
 async def failed_xlsx(request: web.Request) -> web.StreamResponse:
     return await _excel(request, failed=True)

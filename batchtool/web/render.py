@@ -15,7 +15,8 @@ from typing import Any, Final, NoReturn
 import jinja2
 from aiohttp import web
 
-from batchtool.web.keys import CONFIG, SESSION, TEMPLATES
+from batchtool.web.keys import ACTOR, CONFIG, SESSION, TEMPLATES
+from batchtool.web.permissions import can
 from batchtool.web.security import CSRF_FIELD, CsrfRefused, Handler
 
 log = logging.getLogger("batchtool.web")
@@ -61,9 +62,12 @@ def html(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     session = request.get(SESSION)
+    actor = request.get(ACTOR)
     context = {
         "page": page,
         "user": session.user if session else None,
+        "role": actor.role if actor else None,
+        "can": can(actor),
         "csrf_field": CSRF_FIELD,
         "csrf_token": session.csrf_token if session else "",
         **data,
@@ -117,6 +121,7 @@ _TITLES: Final = {
     403: "Refused",
     404: "Not found",
     405: "Not allowed",
+    410: "Deleted",
     413: "File too large",
     429: "Too many tries",
 }

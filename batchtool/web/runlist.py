@@ -1,5 +1,6 @@
-"""The Runs list: runs that sent something, newest first, ``PAGE_SIZE`` a page, filtered by
-status, person and file name; uploads that never got past Check are kept apart.
+"""The Runs list: runs that sent something or wait for approval, newest first, ``PAGE_SIZE``
+a page, filtered by status, person and file name; uploads that never got further than Check
+(or that an approver rejected) are kept apart.
 
 The filters are query parameters (``status``, ``person``, ``file``, ``page``), the same for
 the page and its JSON twin, and every link the list makes keeps them.
@@ -9,18 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 from batchtool.web import runstore
 from batchtool.web.runstore import RunMeta
+
+T = TypeVar("T")
 
 PAGE_SIZE: Final = 50
 #: Uploads never sent shown in their group; the status filter lists them all, paged.
 NOT_SENT_SHOWN: Final = 50
 #: The status filter that lists the uploads never sent.
 NOT_SENT: Final = "not-sent"
+#: The runs the list itself shows; the others are kept apart.
+LISTED: Final = frozenset({*runstore.SENT, runstore.WAITING})
 STATUS_FILTERS: Final = {
+    runstore.WAITING: runstore.STATUS_TEXT[runstore.WAITING],
     runstore.SENDING: runstore.STATUS_TEXT[runstore.SENDING],
     runstore.FINISHED: runstore.STATUS_TEXT[runstore.FINISHED],
     runstore.STOPPED: runstore.STATUS_TEXT[runstore.STOPPED],
@@ -31,8 +37,13 @@ STATUS_FILTERS: Final = {
 
 
 def people(meta: RunMeta) -> set[str]:
-    """Everyone who checked, sent, resumed or stopped the run."""
+    """Everyone who checked, sent, resumed or stopped the run, asked for its approval or
+    approved or rejected it."""
     found = {meta.checked_by}
+    if meta.approval is not None:
+        found.add(meta.approval.requested_by)
+        if meta.approval.decided_by:
+            found.add(meta.approval.decided_by)
     for send in meta.sends:
         found.add(send.by)
         if send.stopped_by:
@@ -57,7 +68,7 @@ class Filters:
 
     def matches(self, meta: RunMeta) -> bool:
         if self.status == NOT_SENT:
-            if meta.status in runstore.SENT:
+            if meta.status in LISTED:
                 return False
         elif self.status and meta.status != self.status:
             return False
@@ -81,6 +92,14 @@ def _page(text: str | None) -> int:
         return 1
 
 
+def paged(items: Sequence[T], page_text: str | None, size: int) -> tuple[Sequence[T], int, int]:
+    """The page ``page_text`` asks for of ``items`` (the last one past the end): the items
+    on it, its number, and how many pages there are."""
+    pages = max(1, -(-len(items) // size))
+    page = min(_page(page_text), pages)
+    return items[(page - 1) * size : page * size], page, pages
+
+
 def listing(
     runs: Sequence[RunMeta],
     query: Mapping[str, str],
@@ -92,11 +111,9 @@ def listing(
     if filters.status == NOT_SENT:
         listed, apart = matching, []
     else:
-        listed = [m for m in matching if m.status in runstore.SENT]
-        apart = [m for m in matching if m.status not in runstore.SENT]
-    pages = max(1, -(-len(listed) // PAGE_SIZE))
-    page = min(_page(query.get("page")), pages)
-    shown = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        listed = [m for m in matching if m.status in LISTED]
+        apart = [m for m in matching if m.status not in LISTED]
+    shown, page, pages = paged(listed, query.get("page"), PAGE_SIZE)
     return {
         "runs": [summary(m) for m in shown],
         "total": len(listed),

@@ -4,7 +4,10 @@ The one place that changes a run's status. Everything slow happens off the event
 checks in a worker thread, sends in a thread of their own (see ``sending``). A run that was
 sending when the server died shows as interrupted after the restart, ready to resume; its
 journal makes sure no row already ok is sent again. A finished run's failed rows can be sent
-again as a new run of their own, linked to it, checked like any upload.
+again as a new run of their own, linked to it, checked like any upload. A run that needs a
+second person's approval (``approval``) waits for it, and is sent by whoever approves it.
+Once its customer data is deleted (``retention``), a run can no longer be sent, resumed or
+sent again.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from batchtool import api, model
+from batchtool import api, model, snapshot
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, UsageError
 from batchtool.urls import masked
-from batchtool.web import checking, runstore, tables
+from batchtool.web import approval, checking, retention, runstore, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
-from batchtool.web.runstore import RunMeta, RunStore, Send, now_iso
+from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
 log = logging.getLogger("batchtool.web")
@@ -77,6 +80,9 @@ class RunManager:
         return job.live if job else None
 
     async def invalid_rows(self, meta: RunMeta) -> list[tuple[int, str]]:
+        if meta.purged_at:  # they quote the rows' values: customer data, deleted
+            self._invalid_rows.pop(meta.id, None)
+            return []
         if meta.id not in self._invalid_rows:
             rows: list[tuple[int, str]] = []
             if meta.plan and meta.plan["invalid"]:
@@ -172,20 +178,98 @@ class RunManager:
     # -- sending -----------------------------------------------------------------------
 
     def send(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
-        """Start sending a checked run; ``confirm_forget`` must be given if it forgets anyone."""
-        if meta.status != runstore.PLANNED:
+        """Start sending a checked run; ``confirm_forget`` must be given if it forgets anyone.
+
+        A run that needs approval by its installation's rule now is refused (its approver
+        sends it); one that waited for approval the rule no longer asks for may be sent."""
+        if meta.status not in (runstore.PLANNED, runstore.WAITING):
             raise RunError("This run is not waiting to be sent.")
-        plan = meta.plan or {}
-        if not plan.get("valid"):
-            raise RunError("No valid rows to send.")
-        if plan.get("by_operation", {}).get(api.FORGET) and not confirm_forget:
+        self._check_sendable(meta)
+        if reason := self.approval_needed(meta):
+            if meta.status == runstore.WAITING:
+                raise RunError(
+                    f"This run is waiting for approval ({reason}): an approver or admin other "
+                    "than the one who asked approves and sends it."
+                )
             raise RunError(
-                "Tick “I understand that forget erases customer data” to send this file."
+                f"This run needs a second person's approval ({reason}): request approval, "
+                "then an approver or admin other than you sends it."
             )
+        _check_forget(meta, confirm_forget)
         self._start(meta, user, resume=False)
 
+    def _check_sendable(self, meta: RunMeta) -> None:
+        if meta.purged_at:
+            raise RunError(retention.gone(meta))
+        if not (meta.plan or {}).get("valid"):
+            raise RunError("No valid rows to send.")
+
+    # -- approval ----------------------------------------------------------------------
+
+    def approval_needed(self, meta: RunMeta) -> str | None:
+        """Why the run needs approval by its installation's rule now, in words; None if it
+        does not. RunError when the rule cannot be read: nothing is sent there then."""
+        try:
+            rule = self.installations.approval_rule(meta.installation)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
+        return approval.needed(rule, meta.plan or {})
+
+    async def request_approval(self, meta: RunMeta, user: str) -> None:
+        """Put a checked run up for approval, bound to its stored file as it is now."""
+        if meta.status != runstore.PLANNED:
+            raise RunError("Only a checked run that was not sent can wait for approval.")
+        self._check_sendable(meta)  # forget is ticked by the one who sends: the approver
+        reason = self.approval_needed(meta)
+        if reason is None:
+            raise RunError("This run needs no approval: send it.")
+        fingerprint = await asyncio.to_thread(snapshot.fingerprint, self.store.input_path(meta))
+        if meta.status != runstore.PLANNED:  # another request came first
+            raise RunError("Only a checked run that was not sent can wait for approval.")
+        meta.approval = Approval(user, now_iso(), reason, fingerprint, dict(meta.options))
+        meta.status = runstore.WAITING
+        self.store.save(meta)
+        log.info("run %s: approval requested by %s (%s)", meta.id, user, reason)
+
+    def _waiting(self, meta: RunMeta, user: str) -> Approval:
+        request = meta.approval
+        if meta.status != runstore.WAITING or request is None:
+            raise RunError("This run is not waiting for approval.")
+        if request.requested_by == user:
+            raise RunError("You asked for this run's approval: another approver or admin must.")
+        return request
+
+    async def approve(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
+        """Approve a waiting run and send it, if its file is still exactly what was asked."""
+        self._waiting(meta, user)
+        self._check_sendable(meta)
+        _check_forget(meta, confirm_forget)
+        self.approval_needed(meta)  # a rule that cannot be read sends nothing
+        fingerprint = await asyncio.to_thread(snapshot.fingerprint, self.store.input_path(meta))
+        request = self._waiting(meta, user)  # again: another approver may have come first
+        if problem := approval.changed(request, fingerprint, meta.options):
+            log.warning("run %s: not sent on approval by %s: %s", meta.id, user, problem)
+            raise RunError(problem)
+        self._start(meta, user, resume=False)
+        request.decision, request.decided_by = runstore.DECIDED_APPROVED, user
+        request.decided_at = meta.sends[-1].at
+        self.store.save(meta)
+
+    def reject(self, meta: RunMeta, user: str, reason: str) -> None:
+        request = self._waiting(meta, user)
+        why = approval.reason_given(reason)
+        if not why:
+            raise RunError("Say why you reject it: the reason is shown on the run.")
+        request.decision, request.decided_by = runstore.DECIDED_REJECTED, user
+        request.decided_at, request.rejection = now_iso(), why
+        meta.status = runstore.DECLINED
+        self.store.save(meta)
+        log.info("run %s: rejected by %s", meta.id, user)
+
+    # -- sending on --------------------------------------------------------------------
+
     def resume(self, meta: RunMeta, user: str) -> None:
-        if meta.status not in runstore.ENDED or not meta.resumable:
+        if meta.status not in runstore.ENDED or not meta.resumable or meta.purged_at:
             raise RunError("This run has nothing left to resume.")
         self._start(meta, user, resume=True)
 
@@ -210,6 +294,8 @@ class RunManager:
         """
         if meta.status not in runstore.ENDED or not meta.counts.get(model.FAILED):
             raise RunError("This run has no failed rows to send again.")
+        if meta.purged_at:
+            raise RunError(retention.gone(meta))
         if meta.unsent:
             raise RunError("This run has rows not sent yet: Resume sends them and the failed rows.")
         if meta.retried_in:
@@ -323,6 +409,9 @@ class RunManager:
             path, write = self.store.excel_path(meta), tables.write_excel
         if not path.exists():
             await asyncio.to_thread(write, self.store.results_path(meta), path)
+        if meta.purged_at:  # deleted while the copy was made: it goes too
+            path.unlink(missing_ok=True)
+            raise RunError(retention.gone(meta))
         return path
 
     # -- shutting down -----------------------------------------------------------------
@@ -341,6 +430,11 @@ class RunManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _check_forget(meta: RunMeta, confirmed: bool) -> None:
+    if (meta.plan or {}).get("by_operation", {}).get(api.FORGET) and not confirmed:
+        raise RunError("Tick “I understand that forget erases customer data” to send this file.")
 
 
 def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) -> None:

@@ -24,6 +24,8 @@ CHECKING: Final = "checking"
 COLUMNS: Final = "columns"  # unknown columns wait for a person to map or ignore them
 REJECTED: Final = "rejected"  # the file cannot be sent as it is: ``message`` says why
 PLANNED: Final = "planned"
+WAITING: Final = "waiting"  # for a second person's approval (see ``approval``)
+DECLINED: Final = "declined"  # an approver rejected it: it is never sent
 SENDING: Final = "sending"
 FINISHED: Final = "finished"
 STOPPED: Final = "stopped"
@@ -40,6 +42,8 @@ STATUS_TEXT: Final = {
     COLUMNS: "Unknown columns",
     REJECTED: "Cannot be sent",
     PLANNED: "Checked, not sent",
+    WAITING: "Waiting for approval",
+    DECLINED: "Rejected",
     SENDING: "Sending",
     FINISHED: "Finished",
     STOPPED: "Stopped",
@@ -91,6 +95,29 @@ class Send:
 
 
 @dataclass
+class Approval:
+    """A run's request for approval, and what became of it.
+
+    ``fingerprint`` and ``options`` are the stored upload's and the reading options as they
+    were when it was asked for: what is sent must still be exactly that.
+    """
+
+    requested_by: str
+    requested_at: str
+    reason: str
+    fingerprint: str
+    options: dict[str, Any]
+    decision: str | None = None  # DECIDED_APPROVED or DECIDED_REJECTED
+    decided_by: str | None = None
+    decided_at: str | None = None
+    rejection: str | None = None  # why, in the approver's words
+
+
+DECIDED_APPROVED: Final = "approved"
+DECIDED_REJECTED: Final = "rejected"
+
+
+@dataclass
 class RunMeta:
     """What ``meta.json`` holds; every field is plain JSON."""
 
@@ -120,9 +147,17 @@ class RunMeta:
     #: The run whose failed rows this one sends again, and the runs that send this one's.
     retry_of: str | None = None
     retried_in: list[str] = field(default_factory=list)
+    approval: Approval | None = None
+    #: When its customer data was deleted (``retention``), and by whom.
+    purged_at: str | None = None
+    purged_by: str | None = None
 
     @property
     def status_text(self) -> str:
+        if self.status == DECLINED and self.approval is not None:
+            return f"Rejected by {self.approval.decided_by}: {self.approval.rejection}"
+        if self.purged_at and self.status not in SENT:
+            return f"Not sent; customer data deleted on {words.day(self.purged_at)}"
         if self.status == ABORTED:
             return f"Aborted: {self.message}"
         if self.status == STOPPED and self.sends and self.sends[-1].stopped_by:
@@ -147,6 +182,8 @@ class RunMeta:
         values = {k: v for k, v in data.items() if k in known}
         values["sends"] = [Send(**s) for s in values.get("sends", [])]
         values["errors"] = [_error_group(e) for e in values.get("errors", [])]
+        if values.get("approval") is not None:
+            values["approval"] = Approval(**values["approval"])
         return cls(**values)
 
 

@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from batchtool.audit import FILE_NAME as AUDIT_FILE
+
 ENV_DATA_DIR: Final = "BATCHTOOL_DATA_DIR"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8750
 DEFAULT_MAX_UPLOAD_MB: Final = 100
+#: Customer data of a run is kept this many days after it ends (``retention``); 0: for ever.
+DEFAULT_RETENTION_DAYS: Final = 90
 
 #: A signed-in session ends this long after sign-in, whatever happens in between: a work day
 #: with room for a long send, short enough that a forgotten browser does not stay signed in.
@@ -37,6 +41,7 @@ class WebConfig:
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     simulate: bool = False
     session_ttl_s: float = SESSION_TTL_S
+    retention_days: int = DEFAULT_RETENTION_DAYS
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @property
@@ -54,3 +59,7 @@ class WebConfig:
     @property
     def mappings_path(self) -> Path:
         return self.data_dir / "column-mappings.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / AUDIT_FILE

@@ -1,5 +1,6 @@
-"""A run's story, as its page tells it: who checked, sent, stopped and resumed it and when,
-how each send ended, and how long sending took."""
+"""A run's story, as its page tells it: who checked it, asked for its approval and approved
+or rejected it, sent, stopped and resumed it and when, how each send ended, when its
+customer data was deleted, and how long sending took."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from batchtool.web.runstore import RunMeta
 def events(meta: RunMeta) -> list[dict[str, Any]]:
     """``{"at", "what", "by"}`` in the order they happened (``at`` None: not known)."""
     told: list[dict[str, Any]] = [{"at": meta.created, "what": "Checked", "by": meta.checked_by}]
+    if (asked := meta.approval) is not None:
+        what = f"Approval requested: {asked.reason}"
+        told.append({"at": asked.requested_at, "what": what, "by": asked.requested_by})
+        if asked.decision == runstore.DECIDED_APPROVED:
+            told.append({"at": asked.decided_at, "what": "Approved", "by": asked.decided_by})
+        elif asked.decision == runstore.DECIDED_REJECTED:
+            what = f"Rejected: {asked.rejection}"
+            told.append({"at": asked.decided_at, "what": what, "by": asked.decided_by})
     for send in meta.sends:
         told.append({"at": send.at, "what": "Resumed" if send.resume else "Sent", "by": send.by})
         if send.stopped_by:
@@ -24,6 +33,14 @@ def events(meta: RunMeta) -> list[dict[str, Any]]:
         else:
             what = runstore.STATUS_TEXT.get(send.ended, send.ended)
         told.append({"at": send.ended_at, "what": what, "by": None})
+    if meta.purged_at:
+        told.append(
+            {
+                "at": meta.purged_at,
+                "what": "Customer data deleted (retention)",
+                "by": meta.purged_by,
+            }
+        )
     return told
 
 

@@ -3,6 +3,10 @@
 Hashes are ``scrypt$N$r$p$salt$hash`` (stdlib ``hashlib.scrypt``, a random 16-byte salt per
 password, base64 parts), compared in constant time. The file is read again whenever it
 changes on disk, so ``batchtool users remove NAME`` takes effect in a running server at once.
+
+Each user has a role (``permissions.ROLES``): a ``role`` field beside the hash. A user of a
+file written before roles existed has none, and is an admin: nothing changes for them. A new
+user is an operator unless told otherwise; a new password keeps the role.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Final
 from batchtool.errors import UsageError
 from batchtool.secret_files import check_private_file
 from batchtool.web.files import make_private_dir, read_json, write_json
+from batchtool.web.permissions import ADMIN, OPERATOR, ROLES, check_role
 
 #: scrypt cost: 32 MiB and about 0.1 s per hash on a 2-core machine — dear for anyone
 #: guessing from a stolen file, cheap for a person signing in. Each hash records its own
@@ -89,6 +94,7 @@ def check_password(password: str) -> str:
 class User:
     name: str
     created: str
+    role: str
 
 
 class Users:
@@ -99,12 +105,13 @@ class Users:
         self._stamp: tuple[int, int, int] | None = None
         self._hashes: dict[str, str] = {}
         self._created: dict[str, str] = {}
+        self._roles: dict[str, str] = {}
 
     def _load(self) -> None:
         try:
             info = self.path.stat()
         except FileNotFoundError:
-            self._stamp, self._hashes, self._created = None, {}, {}
+            self._stamp, self._hashes, self._created, self._roles = None, {}, {}, {}
             return
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
         if stamp == self._stamp:
@@ -116,16 +123,23 @@ class Users:
             users = data["users"]
             hashes = {str(name): str(entry["hash"]) for name, entry in users.items()}
             created = {str(name): str(entry.get("created", "")) for name, entry in users.items()}
+            roles = {str(name): str(entry.get("role", ADMIN)) for name, entry in users.items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(
                 f"users file {self.path} is damaged ({exc}) — restore it from a backup or "
                 "delete it and add the users again"
             ) from None
-        self._stamp, self._hashes, self._created = stamp, hashes, created
+        for name, role in roles.items():
+            if role not in ROLES:
+                raise UsageError(
+                    f"users file {self.path}: {name} has the role {role!r}, which is not one of "
+                    f"{', '.join(ROLES)} — correct its \"role\" in the file"
+                )
+        self._stamp, self._hashes, self._created, self._roles = stamp, hashes, created, roles
 
     def names(self) -> list[User]:
         self._load()
-        return [User(name, self._created[name]) for name in sorted(self._hashes)]
+        return [User(n, self._created[n], self._roles[n]) for n in sorted(self._hashes)]
 
     def exists(self, name: str) -> bool:
         self._load()
@@ -142,13 +156,34 @@ class Users:
         matches = verify_password(password, stored or _DUMMY_HASH)
         return stored is not None and matches
 
-    def add(self, name: str, password: str) -> None:
-        """Add ``name``, or set a new password for them if they exist."""
+    def role(self, name: str) -> str | None:
+        """``name``'s role; None when there is no such user."""
+        self._load()
+        return self._roles.get(name)
+
+    def add(self, name: str, password: str, role: str | None = None) -> None:
+        """Add ``name`` (an operator unless ``role`` says otherwise), or set a new password
+        for them if they exist (keeping their role unless ``role`` is given)."""
         check_name(name)
         check_password(password)
+        if role is not None:
+            check_role(role)
         self._load()
-        entry = {"hash": hash_password(password), "created": self._created.get(name) or _now()}
+        entry = {
+            "hash": hash_password(password),
+            "created": self._created.get(name) or _now(),
+            "role": role or self._roles.get(name) or OPERATOR,
+        }
         self._save({**self._entries(), name: entry})
+
+    def set_role(self, name: str, role: str) -> None:
+        check_role(role)
+        self._load()
+        if name not in self._hashes:
+            raise UsageError(f"no user {name!r} — 'batchtool users list' shows who exists")
+        entries = self._entries()
+        entries[name]["role"] = role
+        self._save(entries)
 
     def remove(self, name: str) -> None:
         self._load()
@@ -159,7 +194,10 @@ class Users:
         self._save(entries)
 
     def _entries(self) -> dict[str, dict[str, str]]:
-        return {n: {"hash": h, "created": self._created[n]} for n, h in self._hashes.items()}
+        return {
+            n: {"hash": h, "created": self._created[n], "role": self._roles[n]}
+            for n, h in self._hashes.items()
+        }
 
     def _save(self, entries: dict[str, dict[str, str]]) -> None:
         make_private_dir(self.path.parent)

@@ -1,4 +1,5 @@
 """How the page says times and reasons in words: "3 min 4 s", "about 3 min left", "14:02",
+"2026-11-28",
 "the installation answered 503 (busy): slowing down to 3 at a time"."""
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def clock(iso: str | None) -> str:
     if not iso:
         return ""
     return datetime.fromisoformat(iso).astimezone(UTC).strftime("%H:%M")
+
+
+def day(iso: str | None) -> str:
+    """A stored UTC time as its date: ``2026-11-28``."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def slowdown(cut: model.Slowdown) -> str:

@@ -1,0 +1,106 @@
+"""Four-eyes approval: when a run needs a second person, and what binds an approval to the
+run's exact file.
+
+A profile of the config file says when, beside its ``base_url``::
+
+    [profiles.production]
+    approval = "forget"          # "never" (the default), "forget" or "always"
+    approval_over_rows = 5000    # also: runs of more than 5,000 rows to send
+
+``approval = "forget"`` applies to files with a forget row, ``"always"`` to every run;
+``approval_over_rows`` to runs of more rows to send than that, whatever ``approval`` says.
+The rule is read when a run is sent, not when it was checked: a run waiting for approval
+when the rule changes is judged by the rule of the moment it is sent.
+
+A value that cannot be understood is never taken for "never": the installation is still
+offered for checking, and sending to it is refused with the config's problem in one line.
+
+What is approved is the stored upload's fingerprint and the reading options as they were
+when approval was asked for (``runstore.Approval``); both are checked again before the run
+is sent, so what is sent is exactly what the approver saw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from batchtool import api
+from batchtool.web.runstore import Approval
+
+NEVER: Final = "never"
+FORGET: Final = "forget"
+ALWAYS: Final = "always"
+WHEN: Final = (NEVER, FORGET, ALWAYS)
+
+#: Longest rejection reason kept: a sentence or a paragraph, not a document.
+MAX_REASON: Final = 1000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A profile's approval rule; ``problem`` says why it cannot be read (nothing is sent)."""
+
+    when: str = NEVER
+    over_rows: int | None = None
+    problem: str | None = None
+
+
+def rule_of(profile: str, table: Mapping[str, Any], config_path: Path) -> Rule:
+    """The rule of ``[profiles.<profile>]``; a value it cannot take gives a Rule with a problem."""
+    when = table.get("approval", NEVER)
+    over = table.get("approval_over_rows")
+    where = f"config file {config_path}: [profiles.{profile}]"
+    refused = f"nothing is sent to {profile} until it is fixed"
+    if when not in WHEN:
+        return Rule(
+            problem=f'{where} approval = {_shown(when)} is not "never", "forget" or '
+            f'"always" — {refused}'
+        )
+    if over is not None and (isinstance(over, bool) or not isinstance(over, int) or over < 0):
+        return Rule(
+            problem=f"{where} approval_over_rows = {_shown(over)} is not a number of rows "
+            f"(0 or more) — {refused}"
+        )
+    return Rule(str(when), over)
+
+
+def _shown(value: object) -> str:
+    """A config value as TOML would write it, near enough for a message."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def needed(rule: Rule, plan: Mapping[str, Any]) -> str | None:
+    """Why a run with ``plan`` needs approval under ``rule``, in words; None if it does not."""
+    valid = int(plan.get("valid", 0))
+    forget = int(plan.get("by_operation", {}).get(api.FORGET, 0))
+    if rule.when == ALWAYS:
+        return "every run to this installation needs approval"
+    if rule.when == FORGET and forget:
+        return f"it has {forget:,} forget {'row' if forget == 1 else 'rows'}"
+    if rule.over_rows is not None and valid > rule.over_rows:
+        return f"it sends {valid:,} rows, more than {rule.over_rows:,}"
+    return None
+
+
+def changed(request: Approval, fingerprint: str, options: Mapping[str, Any]) -> str | None:
+    """What differs from what was put up for approval, in words; None if nothing does."""
+    if fingerprint != request.fingerprint:
+        return (
+            "The stored file changed after approval was requested, so it is not what the "
+            "approver would send — nothing was sent; reject this run and upload the file again."
+        )
+    if dict(options) != request.options:
+        return (
+            "The run's reading options changed after approval was requested — nothing was "
+            "sent; reject this run and upload the file again."
+        )
+    return None
+
+
+def reason_given(text: str) -> str:
+    """A rejection's reason as kept: trimmed, on one line, at most ``MAX_REASON`` characters."""
+    return " ".join(text.split())[:MAX_REASON]
