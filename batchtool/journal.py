@@ -2,9 +2,11 @@
 
 One run at a time per results path (an flock'ed ``<results>.lock``); the journal itself is
 ``<results>.journal``, JSON Lines: a header naming the input's fingerprint and the options
-that shape the plan, then one line per finished row; a run that ends with every row ok adds
-a last header-shaped line marked ``complete``. A journal of another input or other reading
-options is refused rather than mixed in, unless it is complete (nothing left to resume).
+that shape the plan, then one line per finished row (its outcome, when it finished and, in a
+run to several installations, whose row it is); a run that ends with every row ok adds a
+last header-shaped line marked ``complete``. A journal of another input, other reading
+options or other installations is refused rather than mixed in, unless it is complete
+(nothing left to resume).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import Any, Final
 import polars as pl
 
 from batchtool import errors, model
-from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
+from batchtool.results import JOURNAL_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
 _HEADER_KEY: Final = "batchtool_journal"
@@ -54,7 +57,7 @@ def lock_path(results_path: Path) -> Path:
 
 
 def _empty_outcomes() -> pl.DataFrame:
-    return pl.DataFrame(schema=OUTCOME_SCHEMA)
+    return pl.DataFrame(schema=JOURNAL_SCHEMA)
 
 
 def _encode_str(value: str | None) -> str:
@@ -65,12 +68,18 @@ def _encode_int(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
 
-def _encode(outcome: model.Outcome) -> bytes:
-    """One compact, ASCII-only JSON line; built by hand because json.dumps costs ~3x as much."""
+def _encode(outcome: model.Outcome, installation: str | None) -> bytes:
+    """One compact, ASCII-only JSON line; built by hand because json.dumps costs ~3x as much.
+
+    ``finished_at`` is now, in milliseconds since the epoch: the row's final answer has just
+    come. ``installation`` only in a run to several installations.
+    """
+    place = "" if installation is None else f',"installation":{_encode_str(installation)}'
     return (
         f'{{"row":{int(outcome.row)},"status":{_encode_str(outcome.status)},'
         f'"http_status":{_encode_int(outcome.http_status)},"attempts":{int(outcome.attempts)},'
-        f'"error":{_encode_str(outcome.error)},"elapsed_ms":{_encode_int(outcome.elapsed_ms)}}}\n'
+        f'"error":{_encode_str(outcome.error)},"elapsed_ms":{_encode_int(outcome.elapsed_ms)},'
+        f'"finished_at":{time.time_ns() // 1_000_000}{place}}}\n'
     ).encode("ascii")
 
 
@@ -189,9 +198,9 @@ def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl
         return headers, _empty_outcomes()
     try:
         if clean and not torn:
-            frame = pl.scan_ndjson(path, schema=OUTCOME_SCHEMA).collect()
+            frame = pl.scan_ndjson(path, schema=JOURNAL_SCHEMA).collect()
         else:
-            frame = pl.read_ndjson(_record_lines(path, end), schema=OUTCOME_SCHEMA)
+            frame = pl.read_ndjson(_record_lines(path, end), schema=JOURNAL_SCHEMA)
     except Exception as exc:  # polars raises several error types for malformed JSON
         raise errors.JournalError(
             f"{path} is damaged ({_first_line(exc)}) — use --restart to start over"
@@ -223,6 +232,15 @@ def _option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+#: The option that names a run's installations, recorded only for a run to several (so
+#: journals of runs to one installation, written before it existed, still resume).
+INSTALLATIONS_OPTION: Final = "installations"
+
+
+def _sent_to(names: Sequence[str] | None) -> str:
+    return ", ".join(names) if names else "one installation"
+
+
 def _check_header(
     header: dict[str, Any],
     *,
@@ -242,11 +260,18 @@ def _check_header(
             f"(journal {path}) — resuming would mix two files; use --restart to start over"
         )
     stored = header.get("options") or {}
+    before, now = stored.get(INSTALLATIONS_OPTION), options.get(INSTALLATIONS_OPTION)
+    if set(before or ()) != set(now or ()):
+        raise errors.JournalError(
+            f"{results_path}: the run being resumed sent to {_sent_to(before)}, this one to "
+            f"{_sent_to(now)} — resume with the same installations or use --restart to start "
+            "over"
+        )
     changed = [
         f"{_option_flag(name)} was {json.dumps(stored.get(name))}, "
         f"now {json.dumps(options.get(name))}"
         for name in sorted(set(stored) | set(options))
-        if stored.get(name) != options.get(name)
+        if name != INSTALLATIONS_OPTION and stored.get(name) != options.get(name)
     ]
     if changed:
         raise errors.JournalError(
@@ -361,15 +386,17 @@ class Journal:
         return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous, header=header)
 
     def previous(self) -> pl.DataFrame:
-        """Outcomes recorded by earlier runs of this journal (last per row), sorted by row."""
+        """Outcomes recorded by earlier runs of this journal (last per row and installation),
+        sorted by installation and row."""
         return self._previous
 
-    def record(self, outcome: model.Outcome) -> None:
-        """Append one outcome; it is in the OS's hands (safe from a crash) when this returns."""
+    def record(self, outcome: model.Outcome, installation: str | None = None) -> None:
+        """Append one outcome (of ``installation``'s row, in a run to several); it is in the
+        OS's hands (safe from a crash) when this returns."""
         if self._fd is None:
             raise RuntimeError("journal is closed")
         try:
-            _write_all(self._fd, _encode(outcome))
+            _write_all(self._fd, _encode(outcome, installation))
         except OSError as exc:
             # Going on would send rows whose outcome nobody could record: stop here. What is
             # already written stays valid (a half-written last line is cut off on resume).
@@ -394,7 +421,8 @@ class Journal:
                 self._synced = written
 
     def outcomes(self) -> pl.DataFrame:
-        """Every outcome recorded so far, earlier runs included (last per row), sorted by row."""
+        """Every outcome recorded so far, earlier runs included (last per row and
+        installation), sorted by installation and row."""
         return _read_journal(self.path, repair=False)[1]
 
     def close(self, *, complete: bool = False) -> None:
