@@ -12,6 +12,10 @@ From code (an Airflow or Dagster task)::
     if report.exit_code != 0:
         raise RuntimeError(f"{report.summary.counts} — see {report.results_path}")
 
+The same file to several installations in one run: ``installations={"offerit": creds,
+"nats": other}`` instead of ``credentials=``; ``report.installations`` says what happened at
+each.
+
 The names below are imported on first use, so that the command line can tune polars
 (see ``batchtool._entry``) before polars is loaded.
 """
@@ -31,9 +35,10 @@ if TYPE_CHECKING:
         SyncStateError,
         UsageError,
     )
+    from batchtool.installation import Installation
     from batchtool.network import Network
     from batchtool.options import ReadOptions
-    from batchtool.report import RunReport
+    from batchtool.report import InstallationReport, RunReport
     from batchtool.runner import run_batch, run_batch_async
     from batchtool.sync_state import SyncOptions
 
@@ -42,6 +47,8 @@ _EXPORTS = {
     "Credentials": "batchtool.config",
     "DispatchConfig": "batchtool.dispatch",
     "InputError": "batchtool.errors",
+    "Installation": "batchtool.installation",
+    "InstallationReport": "batchtool.report",
     "JournalError": "batchtool.errors",
     "Network": "batchtool.network",
     "ReadOptions": "batchtool.options",
@@ -59,6 +66,8 @@ __all__ = [
     "Credentials",
     "DispatchConfig",
     "InputError",
+    "Installation",
+    "InstallationReport",
     "JournalError",
     "Network",
     "ReadOptions",

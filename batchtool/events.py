@@ -22,6 +22,8 @@ class RunStarted:
 
     ``to_send``: rows this run will try to send (0 in a dry run or when nothing may be sent).
     ``options``: how the run was asked for, for logs; never holds a secret.
+    ``installations``: in a run to several, the rows to send to each, in the run's order
+    (``to_send`` is their sum); empty for a run to one.
     """
 
     input_path: Path
@@ -30,6 +32,7 @@ class RunStarted:
     rows: int
     to_send: int
     options: Mapping[str, object] = field(default_factory=dict)
+    installations: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class RunProgress:
 
     ``concurrency`` is the current limit on requests in flight and ``mean_concurrency`` its
     time-weighted mean so far; both None when the engine does not report them.
+
+    In a run to several installations the numbers are totals (the limits summed), and
+    ``installations`` holds each installation's own progress, in the run's order, each
+    naming its ``installation``.
     """
 
     done: int
@@ -47,6 +54,8 @@ class RunProgress:
     rate: float
     concurrency: int | None = None
     mean_concurrency: float | None = None
+    installation: str | None = None
+    installations: tuple[RunProgress, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from batchtool.dispatch import DispatchConfig
 from batchtool.events import RunStarted
+from batchtool.installation import Installation
+from batchtool.journal import INSTALLATIONS_OPTION
 from batchtool.plan import PlanSummary
 from batchtool.sync_state import Sync
 
@@ -40,7 +42,8 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class Job:
-    """One run's settled options: what to read, where to write, what to send and how."""
+    """One run's settled options: what to read, where to write, what to send, how, and to
+    which installations (one, or several: a fan-out)."""
 
     path: Path
     results: Path
@@ -55,15 +58,32 @@ class Job:
     canary: int | None
     sync: Sync
     only_failed: bool = False
+    installations: tuple[Installation, ...] = (Installation(None),)
+
+    @property
+    def fanout(self) -> bool:
+        """Whether the run sends to several installations."""
+        return len(self.installations) > 1
+
+    @property
+    def names(self) -> tuple[str | None, ...]:
+        return tuple(i.name for i in self.installations)
 
     def journal_options(self) -> dict[str, object]:
         """Everything that decides which rows are sent: a resume must be asked for alike."""
         # Recorded only when asked for, so journals written before the option still resume.
         only_failed = {"only_failed": True} if self.only_failed else {}
-        return {**self.read.journal_options(), **only_failed}
+        # The same for the installations: a run to one resumes journals written before them.
+        fanout = {INSTALLATIONS_OPTION: list(self.names)} if self.fanout else {}
+        return {**self.read.journal_options(), **only_failed, **fanout}
 
-    def started(self, plan: PlanSummary, *, to_send: int) -> RunStarted:
-        """The event that opens the run's account, with its options (never a secret)."""
+    def started(
+        self, plan: PlanSummary, *, to_send: int, by_installation: Mapping[str, int] | None = None
+    ) -> RunStarted:
+        """The event that opens the run's account, with its options (never a secret).
+
+        ``by_installation``: in a run to several, the rows to send to each.
+        """
         options: dict[str, object] = {
             **self.journal_options(),
             "dry_run": self.dry_run,
@@ -79,4 +99,5 @@ class Job:
             rows=plan.total,
             to_send=to_send,
             options=options,
+            installations=dict(by_installation or {}),
         )
