@@ -1,0 +1,38 @@
+"""Scenario 19: does a dry run to three installations stay about as lean as one to one?"""
+
+from __future__ import annotations
+
+from harness import Runs, Scenario, Size, Target, fmt
+
+from scenarios import _fanout
+
+MAX_RATIO = 1.5  # issue 18: peak RSS ≤ 1.5x the same run to one installation
+
+
+def _notes(runs: Runs) -> list[str]:
+    one = runs.median(_fanout.ONE, lambda r: r.rss_mb)
+    three = runs.median(_fanout.THREE, lambda r: r.rss_mb)
+    return [
+        f"- peak RSS to one installation {fmt(one, '.0f', ' MB')}, to three "
+        f"{fmt(three, '.0f', ' MB')}: **{fmt(_fanout.rss_ratio(runs))}**",
+        "- the results file of three installations has three times the rows, written as one "
+        "lazy concatenation streamed to disk",
+    ]
+
+
+SCENARIO = Scenario(
+    number=19,
+    name="fanout-dry-memory",
+    title="{rows:,}-row dry run to 3 installations, to Parquet: peak RSS",
+    question="Does a dry run to three installations stay about as lean as one to one?",
+    rows=Size(full=1_000_000, quick=100_000),
+    contestants=lambda setup: [_fanout.dry(1), _fanout.dry(3)],
+    targets=[
+        Target(
+            f"{{rows:,}}-row dry run to 3 installations: peak RSS ≤ {MAX_RATIO}x one's",
+            _fanout.rss_ratio,
+            lambda v: v <= MAX_RATIO,
+        ),
+    ],
+    notes=_notes,
+)
