@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import API_KEY, API_USERNAME, BATCHTOOL, PY, Contestant, Ctx, Run, Runs, ServiceSpec
+from harness import (
+    API_KEY,
+    API_USERNAME,
+    BATCHTOOL,
+    PY,
+    Contestant,
+    Ctx,
+    Run,
+    Runs,
+    ServiceSpec,
+    fmt,
+)
 from harness import contestants as c
 
 PROFILES = ("offerit", "nats", "trackfinity")
@@ -110,3 +121,18 @@ def wall_ratio(runs: Runs) -> float | None:
 def rss_ratio(runs: Runs) -> float | None:
     """Peak RSS of the run to three installations ÷ to one, pair by pair."""
     return runs.pair(THREE, ONE, lambda a, b: a.rss_mb / b.rss_mb)
+
+
+def rss_notes(how: str) -> Callable[[Runs], list[str]]:
+    """The memory scenarios' lines under the table: both peaks, their ratio, and ``how``."""
+
+    def notes(runs: Runs) -> list[str]:
+        one = runs.median(ONE, lambda r: r.rss_mb)
+        three = runs.median(THREE, lambda r: r.rss_mb)
+        return [
+            f"- peak RSS to one installation {fmt(one, '.0f', ' MB')}, to three "
+            f"{fmt(three, '.0f', ' MB')}: **{fmt(rss_ratio(runs))}**",
+            f"- {how}",
+        ]
+
+    return notes

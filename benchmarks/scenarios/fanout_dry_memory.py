@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from harness import Runs, Scenario, Size, Target, fmt
+from harness import Scenario, Size, Target
 
 from scenarios import _fanout
 
 MAX_RATIO = 1.5  # issue 18: peak RSS ≤ 1.5x the same run to one installation
-
-
-def _notes(runs: Runs) -> list[str]:
-    one = runs.median(_fanout.ONE, lambda r: r.rss_mb)
-    three = runs.median(_fanout.THREE, lambda r: r.rss_mb)
-    return [
-        f"- peak RSS to one installation {fmt(one, '.0f', ' MB')}, to three "
-        f"{fmt(three, '.0f', ' MB')}: **{fmt(_fanout.rss_ratio(runs))}**",
-        "- the results file of three installations has three times the rows, written as one "
-        "lazy concatenation streamed to disk",
-    ]
-
 
 SCENARIO = Scenario(
     number=19,
@@ -34,5 +22,8 @@ SCENARIO = Scenario(
             lambda v: v <= MAX_RATIO,
         ),
     ],
-    notes=_notes,
+    notes=_fanout.rss_notes(
+        "the results file of three installations has three times the rows: one lazy "
+        "concatenation streamed to disk, each installation's part reading the input for itself"
+    ),
 )

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from harness import CONCURRENCY, Runs, Scenario, SimulatorSpec, Size, Target, fmt
+from harness import CONCURRENCY, Scenario, SimulatorSpec, Size, Target
 
 from scenarios import _fanout
 
 MAX_RATIO = 1.5  # issue 18: peak RSS ≤ 1.5x the same run to one installation
-
-
-def _notes(runs: Runs) -> list[str]:
-    one = runs.median(_fanout.ONE, lambda r: r.rss_mb)
-    three = runs.median(_fanout.THREE, lambda r: r.rss_mb)
-    return [
-        f"- peak RSS to one installation {fmt(one, '.0f', ' MB')}, to three "
-        f"{fmt(three, '.0f', ' MB')}: **{fmt(_fanout.rss_ratio(runs))}**",
-        "- each installation streams its rows from polars in batches of its own, and has its "
-        "own engine buffer and connection pool",
-    ]
-
 
 SCENARIO = Scenario(
     number=20,
@@ -37,6 +25,9 @@ SCENARIO = Scenario(
             lambda v: v <= MAX_RATIO,
         ),
     ],
-    notes=_notes,
+    notes=_fanout.rss_notes(
+        "each installation streams its rows from polars in batches of its own, and has its "
+        "own engine buffer and connection pool"
+    ),
     timeout_s=900.0,
 )
