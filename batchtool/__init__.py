@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         SyncStateError,
         UsageError,
     )
-    from batchtool.installation import Installation
+    from batchtool.installation import Installation, resolve_installations
     from batchtool.network import Network
     from batchtool.options import ReadOptions
     from batchtool.report import InstallationReport, RunReport
@@ -57,6 +57,7 @@ _EXPORTS = {
     "SyncStateError": "batchtool.errors",
     "UsageError": "batchtool.errors",
     "resolve_credentials": "batchtool.config",
+    "resolve_installations": "batchtool.installation",
     "run_batch": "batchtool.runner",
     "run_batch_async": "batchtool.runner",
 }
@@ -76,6 +77,7 @@ __all__ = [
     "SyncStateError",
     "UsageError",
     "resolve_credentials",
+    "resolve_installations",
     "run_batch",
     "run_batch_async",
 ]

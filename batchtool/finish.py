@@ -2,8 +2,8 @@
 
 The results file has one group per installation when there are several (``installation``
 first, in the order given), each in input order, written as one lazy concatenation streamed
-to disk; its own summaries, in total and per installation, are read back from it. The
-exit code, the notes and the report follow from what it says.
+to disk a group at a time; its summaries, in total and per installation, are read back from
+it. The exit code, the notes and the report follow from what it says.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class Planning:
     sample_requests: tuple[str, ...] = ()
 
 
-
 @dataclass(frozen=True)
 class _Written:
     """What the results file says: the total plan and summary, and each lane's."""
@@ -93,7 +92,8 @@ def _write(job: Job, planning: Planning, sent: Sent | None) -> _Written:
         )
         plans = tuple(lane.plan for lane in lanes if lane.plan is not None)
         return _Written(planning.plan, summary, summaries, plans, taken)
-    # A dry run checks every row while it writes the results: one pass over the input.
+    # A dry run checks every row while it writes the results: no pass over the input of its
+    # own (one per installation: each part of the results reads the input for itself).
     plans = tuple(
         with_warnings(dry_run_plan(job.results, name), lane.planned)
         for lane, name in zip(lanes, names, strict=True)

@@ -135,25 +135,19 @@ class JsonLog:
         elif isinstance(event, RunNote):
             self.note(event.text, event.level)
         elif isinstance(event, RunStarted):
-            self.write(
-                "start",
-                {
-                    "input": event.input_path,
-                    "results": event.results_path,
-                    "dry_run": event.dry_run,
-                    "rows": event.rows,
-                    "to_send": event.to_send,
-                    "options": event.options,
-                    **(
-                        {"installations": [
-                            {"installation": name, "to_send": n}
-                            for name, n in event.installations.items()
-                        ]}
-                        if event.installations
-                        else {}
-                    ),
-                },
-            )
+            record: dict[str, object] = {
+                "input": event.input_path,
+                "results": event.results_path,
+                "dry_run": event.dry_run,
+                "rows": event.rows,
+                "to_send": event.to_send,
+                "options": event.options,
+            }
+            if event.installations:
+                record["installations"] = [
+                    {"installation": name, "to_send": n} for name, n in event.installations.items()
+                ]
+            self.write("start", record)
         elif isinstance(event, RunFinished):
             self.finished(event.report)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import re
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -520,3 +521,30 @@ async def test_installations_that_cannot_be_told_apart_are_refused(
     with pytest.raises(UsageError) as info:
         await run_batch_async(write_csv(tmp_path / "in.csv", ROWS), dry_run=True, **kwargs)
     assert str(info.value) == message
+
+
+async def test_a_journal_written_before_finished_at_still_resumes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    src = write_csv(tmp_path / "in.csv", [["lock", str(i), ""] for i in range(1, 5)])
+    out = tmp_path / "in.results.csv"
+    canary = await run_batch_async(src, credentials=creds(simulator), results_path=out, canary=2)
+    assert canary.exit_code == 0
+    # As a batchtool of before left it: the same records without finished_at.
+    journal = tmp_path / "in.results.csv.journal"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert all("finished_at" in line for line in lines if "row" in line)
+    journal.write_text(
+        "".join(
+            json.dumps({k: v for k, v in line.items() if k != "finished_at"}) + "\n"
+            for line in lines
+        )
+    )
+    simulator.clear_log()
+    report = await run_batch_async(
+        src, credentials=creds(simulator), results_path=out, resume=True
+    )
+    assert report.exit_code == 0 and report.resumed_ok == 2
+    assert sorted(e.form["customer_id"] for e in simulator.log) == ["3", "4"]
+    results = read_csv(out)
+    assert [r["finished_at"] == "" for r in results] == [True, True, False, False]

@@ -4,6 +4,7 @@ options that name one installation refused with several."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +15,10 @@ from conftest import LoopThread
 from prometheus_client.parser import text_string_to_metric_families
 
 from batchtool.cli import main
-from batchtool.events import RunProgress
+from batchtool.events import RunProgress, RunStarted
 from batchtool.jsonlog import JsonLog
-from batchtool.progress import progress_line
+from batchtool.model import Outcome
+from batchtool.progress import FanProgress, TextProgress, progress_line
 from batchtool.simulator import Simulator
 
 PROFILES = ("offerit", "nats", "trackfinity")
@@ -276,3 +278,49 @@ def test_json_progress_records_carry_each_installation(tmp_path: Path) -> None:
     assert [
         (p["installation"], p["done"], p["total"], p["counts"]) for p in record["installations"]
     ] == [("offerit", 3, 4, {"ok": 3}), ("nats", 1, 4, {"ok": 0, "failed": 1})]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_terminal_draws_a_bar_per_installation() -> None:
+    clock = FakeClock()
+    out = io.StringIO()
+    text = TextProgress(out, tty=True, clock=clock)
+    sizes = {"offerit": 4, "nats": 4}
+    text(RunStarted(Path("in.csv"), Path("r.csv"), False, 8, 8, installations=sizes))
+    fan = FanProgress([("offerit", 4), ("nats", 4)], sink=text, interval_s=0.1, clock=clock)
+    for lane in fan.lanes:
+        for _ in range(4):
+            clock.now += 0.2
+            lane.advance(Outcome(row=1, status="ok"))
+    text.close()
+    rendered = out.getvalue()
+    assert "offerit" in rendered and "nats" in rendered
+    assert rendered.count("4/4") >= 2
+
+
+def test_json_log_start_and_summary_name_each_installation(erasure: Path, tmp_path: Path) -> None:
+    result = run(
+        erasure, tmp_path / "none.toml", "--operation", "unlock", "--simulate",
+        "--profile", "a", "--profile", "b", "--log-format", "json", env={},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    start, summary = events[0], events[-1]
+    assert start["event"] == "start" and start["to_send"] == 8
+    assert start["installations"] == [
+        {"installation": "a", "to_send": 4},
+        {"installation": "b", "to_send": 4},
+    ]
+    assert start["options"]["installations"] == ["a", "b"]
+    assert summary["event"] == "summary" and summary["counts"] == {"ok": 8}
+    assert [(i["installation"], i["counts"]) for i in summary["installations"]] == [
+        ("a", {"ok": 4}),
+        ("b", {"ok": 4}),
+    ]
