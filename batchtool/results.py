@@ -115,8 +115,10 @@ def last_outcome_per_row(outcomes: pl.DataFrame) -> pl.DataFrame:
     place = outcomes.get_column(model.INSTALLATION, default=None)
     several = place is not None and place.null_count() < place.len()
     keys = [model.INSTALLATION, "row"] if several else ["row"]
-    # A stable sort keeps each row's records in arrival order, so the last of a run wins.
-    ordered = outcomes.sort(keys, maintain_order=True)
+    # A stable sort keeps each row's records in arrival order, so the last of a run wins. By
+    # index, then gathered: half the peak memory of sorting the frame itself.
+    order = outcomes.select(pl.arg_sort_by(keys, maintain_order=True)).to_series()
+    ordered = outcomes[order]
     last = pl.col("row") != pl.col("row").shift(-1).fill_null(-1)
     if several:
         whose = pl.col(model.INSTALLATION)
