@@ -12,6 +12,10 @@ From code (an Airflow or Dagster task)::
     if report.exit_code != 0:
         raise RuntimeError(f"{report.summary.counts} — see {report.results_path}")
 
+The same file to several installations in one run: ``installations={"offerit": creds,
+"nats": other}`` instead of ``credentials=``; ``report.installations`` says what happened at
+each.
+
 The names below are imported on first use, so that the command line can tune polars
 (see ``batchtool._entry``) before polars is loaded.
 """
@@ -31,9 +35,10 @@ if TYPE_CHECKING:
         SyncStateError,
         UsageError,
     )
+    from batchtool.installation import Installation, resolve_installations
     from batchtool.network import Network
     from batchtool.options import ReadOptions
-    from batchtool.report import RunReport
+    from batchtool.report import InstallationReport, RunReport
     from batchtool.runner import run_batch, run_batch_async
     from batchtool.sync_state import SyncOptions
 
@@ -42,6 +47,8 @@ _EXPORTS = {
     "Credentials": "batchtool.config",
     "DispatchConfig": "batchtool.dispatch",
     "InputError": "batchtool.errors",
+    "Installation": "batchtool.installation",
+    "InstallationReport": "batchtool.report",
     "JournalError": "batchtool.errors",
     "Network": "batchtool.network",
     "ReadOptions": "batchtool.options",
@@ -50,6 +57,7 @@ _EXPORTS = {
     "SyncStateError": "batchtool.errors",
     "UsageError": "batchtool.errors",
     "resolve_credentials": "batchtool.config",
+    "resolve_installations": "batchtool.installation",
     "run_batch": "batchtool.runner",
     "run_batch_async": "batchtool.runner",
 }
@@ -59,6 +67,8 @@ __all__ = [
     "Credentials",
     "DispatchConfig",
     "InputError",
+    "Installation",
+    "InstallationReport",
     "JournalError",
     "Network",
     "ReadOptions",
@@ -67,6 +77,7 @@ __all__ = [
     "SyncStateError",
     "UsageError",
     "resolve_credentials",
+    "resolve_installations",
     "run_batch",
     "run_batch_async",
 ]

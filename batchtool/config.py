@@ -36,6 +36,9 @@ ENV_API_KEY = "BATCHTOOL_API_KEY"
 ENV_API_KEY_FILE = "BATCHTOOL_API_KEY_FILE"
 ENV_API_USERNAME = "BATCHTOOL_API_USERNAME"
 ENV_CONFIG = "BATCHTOOL_CONFIG"
+#: Variables that would send every profile to one installation, as one user or with one key:
+#: a run to several installations ignores them, so that each installation is its profile.
+CREDENTIAL_VARIABLES = (ENV_BASE_URL, ENV_API_USERNAME, ENV_API_KEY, ENV_API_KEY_FILE)
 
 #: The profile keys that can hold the api key, one of them per profile.
 PROFILE_KEY_SOURCES = ("api_key_env", "api_key_file", "api_key")
@@ -93,24 +96,43 @@ class _Profile:
         return None if value is None else self.path.parent / Path(value).expanduser()
 
 
-def _load_profile(name: str, path: Path) -> _Profile:
+def _profiles_in(path: Path, asker: str) -> dict[str, object]:
+    """The ``[profiles]`` tables of the config file at ``path``; ``asker`` (e.g. "profile
+    'offerit'") begins the message when there is no such file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(
-            f"profile '{name}': config file {path} does not exist — create it or pass --config PATH"
+            f"{asker}: config file {path} does not exist — create it or pass --config PATH"
         ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(
             f"config file {path}: cannot be read ({exc}) — fix or replace it"
         ) from None
     profiles = data.get("profiles", {})
-    if isinstance(profiles, dict) and any(
-        isinstance(table, dict) and "api_key" in table for table in profiles.values()
-    ):
+    if not isinstance(profiles, dict):
+        return {}
+    if any(isinstance(table, dict) and "api_key" in table for table in profiles.values()):
         check_private_file(path, "config file")
-    if not isinstance(profiles, dict) or name not in profiles:
-        known = ", ".join(sorted(profiles)) if isinstance(profiles, dict) else ""
+    return profiles
+
+
+def profile_names(config_path: Path | None = None) -> tuple[str, ...]:
+    """Every profile of the config file, in the file's order (``--all-profiles``)."""
+    path = config_path or default_config_path()
+    names = tuple(_profiles_in(path, "--all-profiles"))
+    if not names:
+        raise UsageError(
+            f"--all-profiles: config file {path} defines no [profiles.NAME] table — add one "
+            "per installation"
+        )
+    return names
+
+
+def _load_profile(name: str, path: Path) -> _Profile:
+    profiles = _profiles_in(path, f"profile '{name}'")
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
         hint = f"known profiles: {known}" if known else "it defines no [profiles.NAME] table"
         raise UsageError(f"profile '{name}' not found in {path} — {hint}")
     profile = profiles[name]

@@ -26,6 +26,8 @@ class RunStarted:
     ``already_ok``: rows an earlier run of the same journal finished ok (a resume): with
     ``to_send``, the whole account.
     ``options``: how the run was asked for, for logs; never holds a secret.
+    ``installations``: in a run to several, the rows to send to each, in the run's order
+    (``to_send`` is their sum); empty for a run to one.
     """
 
     input_path: Path
@@ -35,6 +37,7 @@ class RunStarted:
     to_send: int
     options: Mapping[str, object] = field(default_factory=dict)
     already_ok: int = 0
+    installations: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class RunProgress:
     time-weighted mean so far; both None when the engine does not report them. ``retries``:
     requests sent beyond the first of each finished row. ``slowdown``: the last time the
     adaptive limit fell, and why; ``slowdown_at_s`` when (seconds into the run).
+
+    In a run to several installations the numbers are totals (the limits and retries summed,
+    the latest slowdown of any), and ``installations`` holds each installation's own
+    progress, in the run's order, each naming its ``installation``.
     """
 
     done: int
@@ -57,6 +64,8 @@ class RunProgress:
     retries: int = 0
     slowdown: Slowdown | None = None
     slowdown_at_s: float | None = None
+    installation: str | None = None
+    installations: tuple[RunProgress, ...] = ()
 
 
 @dataclass(frozen=True)

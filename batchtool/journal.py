@@ -1,11 +1,13 @@
 """The journal: a durable, append-only record of finished rows, so an interrupted run can resume.
 
 One run at a time per results path (an flock'ed ``<results>.lock``: :mod:`batchtool.lockfile`);
-the journal itself is ``<results>.journal``, JSON Lines: a header naming the input's
-fingerprint and the options that shape the plan, then one line per finished row; a run that
-ends with every row ok adds a last header-shaped line marked ``complete``. A journal of
-another input or other reading options is refused rather than mixed in, unless it is
-complete (nothing left to resume).
+the journal itself is
+``<results>.journal``, JSON Lines: a header naming the input's fingerprint and the options
+that shape the plan, then one line per finished row (its outcome, when it finished and, in a
+run to several installations, whose row it is); a run that ends with every row ok adds a
+last header-shaped line marked ``complete``. A journal of another input, other reading
+options or other installations is refused rather than mixed in, unless it is complete
+(nothing left to resume).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -26,7 +29,7 @@ import polars as pl
 from batchtool import errors, model
 from batchtool.lockfile import RunLock
 from batchtool.lockfile import lock_path as lock_path  # the results path's run lock
-from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
+from batchtool.results import JOURNAL_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
 _HEADER_KEY: Final = "batchtool_journal"
@@ -38,6 +41,8 @@ _HEADER_PREFIX: Final = b'{"' + _HEADER_KEY.encode() + b'"'
 #: crashed or killed process loses nothing, as every record is already in the OS's hands).
 FSYNC_INTERVAL_S: Final = 0.5
 FSYNC_EVERY_RECORDS: Final = 1000
+#: Journal bytes parsed at a time when it is read: about 50,000 records.
+_PARSE_CHUNK_BYTES: Final = 8 * 1024 * 1024
 
 
 #: Option names that must never reach the journal (compared without case, ``_``, ``-``, spaces).
@@ -50,7 +55,7 @@ def journal_path(results_path: Path) -> Path:
 
 
 def _empty_outcomes() -> pl.DataFrame:
-    return pl.DataFrame(schema=OUTCOME_SCHEMA)
+    return pl.DataFrame(schema=JOURNAL_SCHEMA)
 
 
 def _encode_str(value: str | None) -> str:
@@ -61,12 +66,18 @@ def _encode_int(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
 
-def _encode(outcome: model.Outcome) -> bytes:
-    """One compact, ASCII-only JSON line; built by hand because json.dumps costs ~3x as much."""
+def _encode(outcome: model.Outcome, installation: str | None) -> bytes:
+    """One compact, ASCII-only JSON line; built by hand because json.dumps costs ~3x as much.
+
+    ``finished_at`` is now, in milliseconds since the epoch: the row's final answer has just
+    come. ``installation`` only in a run to several installations.
+    """
+    place = "" if installation is None else f',"installation":{_encode_str(installation)}'
     return (
         f'{{"row":{int(outcome.row)},"status":{_encode_str(outcome.status)},'
         f'"http_status":{_encode_int(outcome.http_status)},"attempts":{int(outcome.attempts)},'
-        f'"error":{_encode_str(outcome.error)},"elapsed_ms":{_encode_int(outcome.elapsed_ms)}}}\n'
+        f'"error":{_encode_str(outcome.error)},"elapsed_ms":{_encode_int(outcome.elapsed_ms)},'
+        f'"finished_at":{time.time_ns() // 1_000_000}{place}}}\n'
     ).encode("ascii")
 
 
@@ -99,8 +110,8 @@ def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl
 
     ``repair`` cuts a torn last line (a crash mid-write) off the file itself, so appending
     after it starts on a fresh line. The file is streamed line by line and the records are
-    parsed by polars from the file: a million-row journal never sits in memory as Python
-    objects (that cost several hundred MB at the end of a big run).
+    parsed by polars, a chunk of the file at a time: a million-row journal never sits in
+    memory as Python objects (that cost several hundred MB at the end of a big run).
     """
     headers: list[dict[str, Any]] = []
     records = 0
@@ -130,22 +141,33 @@ def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl
     if not records:
         return headers, _empty_outcomes()
     try:
-        if clean and not torn:
-            frame = pl.scan_ndjson(path, schema=OUTCOME_SCHEMA).collect()
-        else:
-            frame = pl.read_ndjson(_record_lines(path, end), schema=OUTCOME_SCHEMA)
+        frame = _parse_records(path, end, clean=clean)
     except Exception as exc:  # polars raises several error types for malformed JSON
         raise errors.JournalError(
             f"{path} is damaged ({_first_line(exc)}) — use --restart to start over"
         ) from exc
-    return headers, last_outcome_per_row(frame.filter(pl.col("row").is_not_null()))
+    return headers, last_outcome_per_row(frame)
 
 
-def _record_lines(path: Path, end: int) -> bytes:
-    """The complete, non-blank lines before ``end``: the rare journal a crash left untidy."""
+def _parse_records(path: Path, end: int, *, clean: bool) -> pl.DataFrame:
+    """The records of the complete lines before ``end``, parsed by polars a few MB at a time:
+    parsed at once, the whole file would sit in memory beside its frame (a run to three
+    installations reads three times the records at its end, when memory peaks anyway).
+    Blank lines, which a crash may leave (unless ``clean``), are left out."""
+    frames: list[pl.DataFrame] = []
     with path.open("rb") as fh:
-        data = fh.read(end)
-    return b"\n".join(line for line in data.splitlines() if line.strip(b" \t\r\x00"))
+        left = end
+        while left > 0:
+            chunk = fh.read(min(_PARSE_CHUNK_BYTES, left))
+            if not chunk.endswith(b"\n"):
+                chunk += fh.readline()  # to the end of its line, which is before ``end``
+            left -= len(chunk)
+            if not clean:
+                chunk = b"\n".join(ln for ln in chunk.splitlines() if ln.strip(b" \t\r\x00"))
+            if chunk.strip():
+                frame = pl.read_ndjson(chunk, schema=JOURNAL_SCHEMA)
+                frames.append(frame.filter(pl.col("row").is_not_null()))  # not the headers
+    return pl.concat(frames, rechunk=False) if frames else _empty_outcomes()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -163,6 +185,15 @@ def _same_run(header: dict[str, Any], input_fingerprint: str, options: dict[str,
 
 def _option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+#: The option that names a run's installations, recorded only for a run to several (so
+#: journals of runs to one installation, written before it existed, still resume).
+INSTALLATIONS_OPTION: Final = "installations"
+
+
+def _sent_to(names: Sequence[str] | None) -> str:
+    return ", ".join(names) if names else "one installation"
 
 
 def _check_header(
@@ -184,11 +215,18 @@ def _check_header(
             f"(journal {path}) — resuming would mix two files; use --restart to start over"
         )
     stored = header.get("options") or {}
+    before, now = stored.get(INSTALLATIONS_OPTION), options.get(INSTALLATIONS_OPTION)
+    if set(before or ()) != set(now or ()):
+        raise errors.JournalError(
+            f"{results_path}: the run being resumed sent to {_sent_to(before)}, this one to "
+            f"{_sent_to(now)} — resume with the same installations or use --restart to start "
+            "over"
+        )
     changed = [
         f"{_option_flag(name)} was {json.dumps(stored.get(name))}, "
         f"now {json.dumps(options.get(name))}"
         for name in sorted(set(stored) | set(options))
-        if stored.get(name) != options.get(name)
+        if name != INSTALLATIONS_OPTION and stored.get(name) != options.get(name)
     ]
     if changed:
         raise errors.JournalError(
@@ -307,15 +345,17 @@ class Journal:
         return cls(results_path, lock=lock, fd=fd, previous=previous, header=header)
 
     def previous(self) -> pl.DataFrame:
-        """Outcomes recorded by earlier runs of this journal (last per row), sorted by row."""
+        """Outcomes recorded by earlier runs of this journal (last per row and installation),
+        sorted by installation and row."""
         return self._previous
 
-    def record(self, outcome: model.Outcome) -> None:
-        """Append one outcome; it is in the OS's hands (safe from a crash) when this returns."""
+    def record(self, outcome: model.Outcome, installation: str | None = None) -> None:
+        """Append one outcome (of ``installation``'s row, in a run to several); it is in the
+        OS's hands (safe from a crash) when this returns."""
         if self._fd is None:
             raise RuntimeError("journal is closed")
         try:
-            _write_all(self._fd, _encode(outcome))
+            _write_all(self._fd, _encode(outcome, installation))
         except OSError as exc:
             # Going on would send rows whose outcome nobody could record: stop here. What is
             # already written stays valid (a half-written last line is cut off on resume).
@@ -340,7 +380,8 @@ class Journal:
                 self._synced = written
 
     def outcomes(self) -> pl.DataFrame:
-        """Every outcome recorded so far, earlier runs included (last per row), sorted by row."""
+        """Every outcome recorded so far, earlier runs included (last per row and
+        installation), sorted by installation and row."""
         return _read_journal(self.path, repair=False)[1]
 
     def close(self, *, complete: bool = False) -> None:

@@ -8,6 +8,11 @@ One JSON object per line, each with ``event`` and ``time`` (UTC, ISO 8601):
 - ``summary``: counts per status, rate, elapsed time, requests and retries, exit code,
   results path — the same record ``--summary-json`` writes (:func:`summary_record`);
 - ``error``: a run that could not start (bad options or input), with its exit code.
+
+A run to several installations adds ``installations`` to ``start`` (rows to send to each),
+``progress`` (each one's progress) and ``summary`` (each one's counts, requests, retries,
+exit code and why it was aborted); the other fields are totals. A run to one installation
+writes exactly what it always wrote.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, TextIO
 
 from batchtool import model
 from batchtool.events import Event, RunFinished, RunNote, RunProgress, RunStarted
-from batchtool.report import RunReport
+from batchtool.report import InstallationReport, RunReport
 
 #: Notes that start with this are warnings (the run's report keeps notes as plain text).
 WARNING_PREFIX = "warning: "
@@ -44,9 +49,7 @@ def _plain(value: object) -> Any:
 
 def retries(report: RunReport) -> int:
     """Requests beyond the first of each row this run sent (requests cut off count too)."""
-    counts = report.summary.counts
-    answered = counts.get(model.OK, 0) + counts.get(model.FAILED, 0) - report.resumed_ok
-    return max(report.requests_sent - max(answered, 0), 0)
+    return report.retries
 
 
 def summary_record(report: RunReport) -> dict[str, Any]:
@@ -71,7 +74,43 @@ def summary_record(report: RunReport) -> dict[str, Any]:
         "aborted": report.aborted,
         "interrupted": report.interrupted,
         "top_errors": [{"error": e, "rows": n} for e, n in report.summary.top_errors],
+        **(
+            {"installations": [_installation(i, report) for i in report.installations]}
+            if report.fanout
+            else {}
+        ),
     }
+
+
+def _installation(installation: InstallationReport, report: RunReport) -> dict[str, Any]:
+    return {
+        "installation": installation.name,
+        "exit_code": installation.exit_code(interrupted=report.interrupted),
+        "rows": installation.summary.total,
+        "counts": dict(installation.summary.counts),
+        "resumed_ok": installation.resumed_ok,
+        "requests_sent": installation.requests_sent,
+        "retries": installation.retries,
+        "aborted": installation.aborted,
+    }
+
+
+def _progress(event: RunProgress) -> dict[str, Any]:
+    percent = event.done * 100 // event.total if event.total else 100
+    record: dict[str, Any] = {
+        "done": event.done,
+        "total": event.total,
+        "percent": percent,
+        "counts": dict(event.counts),
+        "rate": round(event.rate, 1),
+        "elapsed_s": round(event.elapsed_s, 3),
+        "concurrency": event.concurrency,
+    }
+    if event.installation is not None:
+        record = {"installation": event.installation, **record}
+    if event.installations:
+        record["installations"] = [_progress(part) for part in event.installations]
+    return record
 
 
 def error_record(message: str, exit_code: int) -> dict[str, Any]:
@@ -92,33 +131,23 @@ class JsonLog:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunProgress):
-            percent = event.done * 100 // event.total if event.total else 100
-            self.write(
-                "progress",
-                {
-                    "done": event.done,
-                    "total": event.total,
-                    "percent": percent,
-                    "counts": dict(event.counts),
-                    "rate": round(event.rate, 1),
-                    "elapsed_s": round(event.elapsed_s, 3),
-                    "concurrency": event.concurrency,
-                },
-            )
+            self.write("progress", _progress(event))
         elif isinstance(event, RunNote):
             self.note(event.text, event.level)
         elif isinstance(event, RunStarted):
-            self.write(
-                "start",
-                {
-                    "input": event.input_path,
-                    "results": event.results_path,
-                    "dry_run": event.dry_run,
-                    "rows": event.rows,
-                    "to_send": event.to_send,
-                    "options": event.options,
-                },
-            )
+            record: dict[str, object] = {
+                "input": event.input_path,
+                "results": event.results_path,
+                "dry_run": event.dry_run,
+                "rows": event.rows,
+                "to_send": event.to_send,
+                "options": event.options,
+            }
+            if event.installations:
+                record["installations"] = [
+                    {"installation": name, "to_send": n} for name, n in event.installations.items()
+                ]
+            self.write("start", record)
         elif isinstance(event, RunFinished):
             self.finished(event.report)
 
@@ -131,7 +160,11 @@ class JsonLog:
         """The report's notes, then the summary."""
         for text in report.notes:
             self.note(text)
-        if report.aborted:
+        if report.fanout:
+            for installation in report.installations:
+                if installation.aborted:
+                    self.note(f"aborted for {installation.name}: {installation.aborted}", "warning")
+        elif report.aborted:
             self.note(f"aborted: {report.aborted}", "warning")
         self.write("summary", summary_record(report))
 

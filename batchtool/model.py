@@ -23,7 +23,13 @@ RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "attempts",
     "error",
     "elapsed_ms",
+    "finished_at",
 )
+#: The first column of a results file of a run to several installations: whose row it is.
+INSTALLATION: Final = "installation"
+#: Every column a results file may have of its own: a fan-out run's ``installation``, then
+#: RESULT_COLUMNS.
+RESULTS_FILE_COLUMNS: Final[tuple[str, ...]] = (INSTALLATION, *RESULT_COLUMNS)
 #: Characters that make a spreadsheet treat a cell as a formula (or that hide one).
 FORMULA_CHARACTERS: Final = "=+-@\t\r"
 #: What the results writer puts before such a cell in CSV and Excel; the reader strips it

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from batchtool.dispatch import DispatchConfig
 from batchtool.events import RunStarted
+from batchtool.installation import Installation
+from batchtool.journal import INSTALLATIONS_OPTION
 from batchtool.plan import PlanSummary
 from batchtool.sync_state import Sync
 
@@ -47,7 +49,8 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class Job:
-    """One run's settled options: what to read, where to write, what to send and how."""
+    """One run's settled options: what to read, where to write, what to send, how, and to
+    which installations (one, or several: a fan-out)."""
 
     path: Path
     results: Path
@@ -64,6 +67,16 @@ class Job:
     only_failed: bool = False
     #: With ``only_failed``: the earlier run's results file, when ``path`` is its input.
     earlier_results: Path | None = None
+    installations: tuple[Installation, ...] = (Installation(None),)
+
+    @property
+    def fanout(self) -> bool:
+        """Whether the run sends to several installations."""
+        return len(self.installations) > 1
+
+    @property
+    def names(self) -> tuple[str | None, ...]:
+        return tuple(i.name for i in self.installations)
 
     def journal_options(self) -> dict[str, object]:
         """Everything that decides which rows are sent: a resume must be asked for alike."""
@@ -71,10 +84,23 @@ class Job:
         only_failed: dict[str, object] = {"only_failed": True} if self.only_failed else {}
         if self.earlier_results is not None:
             only_failed["earlier_results"] = str(self.earlier_results)
-        return {**self.read.journal_options(), **only_failed}
+        # The same for the installations: a run to one resumes journals written before them.
+        fanout = {INSTALLATIONS_OPTION: list(self.names)} if self.fanout else {}
+        return {**self.read.journal_options(), **only_failed, **fanout}
 
-    def started(self, plan: PlanSummary, *, to_send: int, already_ok: int = 0) -> RunStarted:
-        """The event that opens the run's account, with its options (never a secret)."""
+    def started(
+        self,
+        plan: PlanSummary,
+        *,
+        to_send: int,
+        already_ok: int = 0,
+        by_installation: Mapping[str, int] | None = None,
+    ) -> RunStarted:
+        """The event that opens the run's account, with its options (never a secret).
+
+        ``already_ok``: rows an earlier run of the journal finished ok (a resume).
+        ``by_installation``: in a run to several, the rows to send to each.
+        """
         options: dict[str, object] = {
             **self.journal_options(),
             "dry_run": self.dry_run,
@@ -91,4 +117,5 @@ class Job:
             to_send=to_send,
             options=options,
             already_ok=already_ok,
+            installations=dict(by_installation or {}),
         )

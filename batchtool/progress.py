@@ -1,21 +1,25 @@
 """Progress while a run goes, rendered as text, and the plain-text summary at its end.
 
 ``Progress`` counts finished rows and, every ``interval_s``, tells the run's event sink where
-sending stands (``events.RunProgress``). ``TextProgress`` is the sink for people: a live bar
-on a terminal; anything else (cron, a CI log, a pipe) gets one plain line every interval, so
-a log shows the run is alive without drowning in output.
+sending stands (``events.RunProgress``); ``FanProgress`` does it for a run to several
+installations, one ``Progress`` each, in one event. ``TextProgress`` is the sink for people: a
+live bar on a terminal (one per installation); anything else (cron, a CI log, a pipe) gets
+one plain line every interval, so a log shows the run is alive without drowning in output.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from batchtool import model, results
 from batchtool.events import Event, EventSink, RunFinished, RunNote, RunProgress, RunStarted
+
+if TYPE_CHECKING:
+    from batchtool.report import InstallationReport
 
 #: How often the terminal bar's numbers are pushed: often enough to look live, rarely
 #: enough that ``advance`` stays a couple of additions for 100k rows/s.
@@ -32,7 +36,8 @@ class Progress:
 
     ``set_limit`` records the engine's current limit on requests in flight; its time-weighted
     mean is reported beside it; ``slowed`` the last time it fell, and why. ``clock`` is
-    injectable for tests.
+    injectable for tests. ``installation``: whose rows these are, in a run to several (see
+    :class:`FanProgress`).
     """
 
     def __init__(
@@ -42,7 +47,9 @@ class Progress:
         sink: EventSink,
         interval_s: float = LINE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        installation: str | None = None,
     ) -> None:
+        self.installation = installation
         self.total = max(total, 0)
         self._sink = sink
         self._clock = clock
@@ -101,6 +108,66 @@ class Progress:
             retries=self.retries,
             slowdown=self._slowdown[0] if self._slowdown else None,
             slowdown_at_s=self._slowdown[1] if self._slowdown else None,
+            installation=self.installation,
+        )
+
+
+class FanProgress:
+    """The progress of a run to several installations: a :class:`Progress` per installation
+    (``lanes``, in the run's order) and, every ``interval_s``, one ``RunProgress`` with the
+    totals and each installation's own inside (``installations``)."""
+
+    def __init__(
+        self,
+        totals: Sequence[tuple[str | None, int]],
+        *,
+        sink: EventSink,
+        interval_s: float = LINE_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._interval_s = interval_s
+        self._next_push = clock() + interval_s
+        # Each lane tells this object when its own interval has passed (so at most once an
+        # interval per lane); whichever does first once the run's interval is up pushes.
+        self.lanes = [
+            Progress(total, sink=self._due, interval_s=interval_s, clock=clock, installation=name)
+            for name, total in totals
+        ]
+
+    def _due(self, event: Event) -> None:
+        now = self._clock()
+        if now >= self._next_push:
+            self._next_push = now + self._interval_s
+            self._sink(self.snapshot(now))
+
+    def snapshot(self, now: float | None = None) -> RunProgress:
+        """Where sending stands now, in total and at each installation."""
+        at = self._clock() if now is None else now
+        parts = tuple(lane.snapshot(at) for lane in self.lanes)
+        counts: dict[str, int] = {}
+        for part in parts:
+            for status, n in part.counts.items():
+                counts[status] = counts.get(status, 0) + n
+        done = sum(p.done for p in parts)
+        elapsed = max((p.elapsed_s for p in parts), default=0.0)
+        limits = [p.concurrency for p in parts if p.concurrency is not None]
+        means = [p.mean_concurrency for p in parts if p.mean_concurrency is not None]
+        slowed = [p for p in parts if p.slowdown_at_s is not None]
+        latest = max(slowed, key=lambda p: p.slowdown_at_s or 0.0) if slowed else None
+        return RunProgress(
+            done=done,
+            total=sum(p.total for p in parts),
+            counts=counts,
+            elapsed_s=elapsed,
+            rate=done / elapsed if elapsed > 0 else 0.0,
+            concurrency=sum(limits) if limits else None,
+            mean_concurrency=sum(means) if means else None,
+            retries=sum(p.retries for p in parts),
+            slowdown=latest.slowdown if latest else None,
+            slowdown_at_s=latest.slowdown_at_s if latest else None,
+            installations=parts,
         )
 
 
@@ -121,6 +188,17 @@ def progress_line(progress: RunProgress) -> str:
         text += f", concurrency {progress.concurrency}"
         if progress.mean_concurrency is not None:
             text += f" (avg {progress.mean_concurrency:.1f})"
+    if progress.installations:
+        text += " — " + "; ".join(_installation_part(p) for p in progress.installations)
+    return text
+
+
+def _installation_part(progress: RunProgress) -> str:
+    """One installation in the progress line, compactly: ``nats 500/1000, failed 2``."""
+    text = f"{progress.installation} {progress.done}/{progress.total}"
+    for status, count in progress.counts.items():
+        if status != model.OK:
+            text += f", {status} {count}"
     return text
 
 
@@ -145,6 +223,7 @@ class TextProgress:
         self._clock = clock
         self._bar: Any = None  # a rich Progress, imported only when a bar is drawn
         self._task: Any = None
+        self._tasks: list[Any] = []  # one per installation, in a run to several
 
     @property
     def interval_s(self) -> float:
@@ -157,18 +236,18 @@ class TextProgress:
             self._say(f"batchtool: {event.text}")
         elif isinstance(event, RunStarted):
             if self._tty and event.to_send:
-                self._start_bar(event.to_send)
+                self._start_bar(event.to_send, event.installations)
         elif isinstance(event, RunFinished):
             self.close()
 
-    def _start_bar(self, total: int) -> None:
+    def _start_bar(self, total: int, installations: Mapping[str, int]) -> None:
         # Imported here: rich costs ~50 ms to load, and logs and dry runs never draw a bar.
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as RichProgress
 
         self._bar = RichProgress(
-            TextColumn("batchtool"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]} rows/s"),
@@ -182,17 +261,31 @@ class TextProgress:
             redirect_stdout=False,
             get_time=self._clock,
         )
-        self._task = self._bar.add_task("rows", total=total, rate="0", ok=0, failed=0, limit="")
+        fields = {"rate": "0", "ok": 0, "failed": 0, "limit": ""}
+        if installations:
+            width = max(len(name) for name in installations)
+            self._tasks = [
+                self._bar.add_task(f"{name:<{width}}", total=n, **fields)
+                for name, n in installations.items()
+            ]
+        else:
+            self._task = self._bar.add_task("batchtool", total=total, **fields)
         self._bar.start()
 
     def _progress(self, progress: RunProgress) -> None:
-        if self._bar is None or self._task is None:
+        if self._bar is None:
             self._stream.write(progress_line(progress) + "\n")
             self._stream.flush()
             return
+        if self._task is not None:
+            self._update(self._task, progress)
+        for task, part in zip(self._tasks, progress.installations, strict=False):
+            self._update(task, part)
+
+    def _update(self, task: Any, progress: RunProgress) -> None:
         limit = "" if progress.concurrency is None else f"concurrency {progress.concurrency}"
         self._bar.update(
-            self._task,
+            task,
             completed=progress.done,
             rate=f"{progress.rate:,.0f}",
             ok=progress.counts.get(model.OK, 0),
@@ -239,10 +332,12 @@ def render_summary(
     dry_run: bool,
     resumed: int = 0,
     extra: Sequence[str] = (),
+    installations: Sequence[InstallationReport] = (),
 ) -> str:
     """The end-of-run report as plain text (no colour or terminal codes), no final newline.
 
     ``resumed``: rows an earlier run had already finished; they are not in this run's rate.
+    ``installations``: in a run to several, each one's counts (``summary`` is their total).
     """
     # The rate is of rows this run finished: not rows never sent (invalid, skipped), nor an
     # earlier run's.
@@ -262,6 +357,13 @@ def render_summary(
         digits = max(len(str(n)) for n in summary.counts.values())
         for status, count in summary.counts.items():
             lines.append(f"  {status:<{width}}  {count:>{digits}}")
+    if installations:
+        lines.append("by installation:")
+        width = max(len(str(i.name)) for i in installations)
+        for installation in installations:
+            counts = ", ".join(f"{s} {n}" for s, n in installation.summary.counts.items())
+            aborted = " (aborted)" if installation.aborted else ""
+            lines.append(f"  {installation.name!s:<{width}}  {counts or 'no rows'}{aborted}")
     if summary.top_errors:
         lines.append("most common errors:")
         digits = max(len(str(n)) for _, n in summary.top_errors)

@@ -1,4 +1,5 @@
-"""What a run did, as a value: the report a caller gets back, and the exit code it implies."""
+"""What a run did, as a value: the report a caller gets back (with what it did at each
+installation), and the exit code it implies."""
 
 from __future__ import annotations
 
@@ -17,6 +18,37 @@ EXIT_ABORTED: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
 
+def retries(requests_sent: int, summary: ResultSummary, resumed_ok: int) -> int:
+    """Requests beyond the first of each row this run sent (requests cut off count too)."""
+    counts = summary.counts
+    answered = counts.get(model.OK, 0) + counts.get(model.FAILED, 0) - resumed_ok
+    return max(requests_sent - max(answered, 0), 0)
+
+
+@dataclass(frozen=True)
+class InstallationReport:
+    """What a run did at one installation: its rows' counts (``summary``), why sending to it
+    stopped (``aborted``), and the numbers of :class:`RunReport`, for it alone.
+
+    ``name`` is None for a run to one installation whose credentials came without a profile.
+    """
+
+    name: str | None
+    summary: ResultSummary
+    aborted: str | None = None
+    resumed_ok: int = 0
+    requests_sent: int = 0
+    mean_concurrency: float | None = None
+
+    @property
+    def retries(self) -> int:
+        return retries(self.requests_sent, self.summary, self.resumed_ok)
+
+    def exit_code(self, *, interrupted: bool = False) -> int:
+        """The exit code of a run to this installation alone."""
+        return exit_code(self.summary, aborted=bool(self.aborted), interrupted=interrupted)
+
+
 @dataclass(frozen=True)
 class RunReport:
     """What a run did; ``exit_code`` follows DESIGN §5.
@@ -24,6 +56,10 @@ class RunReport:
     ``resumed_ok``: rows an earlier run of this journal had already finished ok.
     ``requests_sent``: HTTP requests this run started, retries included.
     ``mean_concurrency``: the time-weighted mean limit on requests in flight, when reported.
+    ``installations``: what the run did at each installation, in the run's order (one entry
+    for a run to one). The other numbers are totals over them: with several, ``plan`` and
+    ``summary`` count each row once per installation (as the results file holds it),
+    ``aborted`` names each installation aborted and why, ``mean_concurrency`` is the sum.
     """
 
     input_path: Path
@@ -42,6 +78,16 @@ class RunReport:
     mean_concurrency: float | None = None
     #: Where the input's header is when not on its first line or row, e.g. "line 3".
     header_place: str | None = None
+    installations: tuple[InstallationReport, ...] = ()
+
+    @property
+    def fanout(self) -> bool:
+        """Whether the run sent (or would send) to several installations."""
+        return len(self.installations) > 1
+
+    @property
+    def retries(self) -> int:
+        return retries(self.requests_sent, self.summary, self.resumed_ok)
 
 
 def exit_code(summary: ResultSummary, *, aborted: bool, interrupted: bool) -> int:

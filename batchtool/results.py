@@ -41,6 +41,14 @@ OUTCOME_SCHEMA: Final[dict[str, pl.DataType]] = {
     "attempts": pl.Int64(),
     "error": pl.String(),
     "elapsed_ms": pl.Int64(),
+    #: When the row's final answer came, in milliseconds since the Unix epoch: an integer is
+    #: what costs least to journal; the results file shows it as ISO 8601 text.
+    "finished_at": pl.Int64(),
+}
+#: The journal's records: outcomes, each of a run to several installations saying whose.
+JOURNAL_SCHEMA: Final[dict[str, pl.DataType]] = {
+    **OUTCOME_SCHEMA,
+    model.INSTALLATION: pl.String(),
 }
 
 #: Prefix for an input header that would otherwise collide with a result column.
@@ -93,21 +101,34 @@ def default_results_path(input_path: Path, cwd: Path | None = None) -> Path:
 
 
 def outcomes_frame(outcomes: Iterable[model.Outcome]) -> pl.DataFrame:
-    """Outcomes as a frame with the fixed schema the results join expects."""
-    rows: list[tuple[int, str, int | None, int, str | None, int | None]] = [
-        (o.row, o.status, o.http_status, o.attempts, o.error, o.elapsed_ms) for o in outcomes
+    """Outcomes as a frame with the fixed schema the results join expects (no finished_at)."""
+    rows: list[tuple[int, str, int | None, int, str | None, int | None, None]] = [
+        (o.row, o.status, o.http_status, o.attempts, o.error, o.elapsed_ms, None)
+        for o in outcomes
     ]
     return pl.DataFrame(rows, schema=OUTCOME_SCHEMA, orient="row")
 
 
 def last_outcome_per_row(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """The last outcome of each row (a later record supersedes an earlier one), sorted by row."""
-    # A stable sort keeps each row's records in arrival order, so the last of a run wins.
-    ordered = outcomes.sort("row", maintain_order=True)
-    return ordered.filter(pl.col("row") != pl.col("row").shift(-1).fill_null(-1))
+    """The last outcome of each row (a later record supersedes an earlier one), sorted by row;
+    with an ``installation`` column, of each row at each installation, sorted by both."""
+    place = outcomes.get_column(model.INSTALLATION, default=None)
+    several = place is not None and place.null_count() < place.len()
+    keys = [model.INSTALLATION, "row"] if several else ["row"]
+    # A stable sort keeps each row's records in arrival order, so the last of a run wins. By
+    # index, then gathered: half the peak memory of sorting the frame itself.
+    order = outcomes.select(pl.arg_sort_by(keys, maintain_order=True)).to_series()
+    ordered = outcomes[order]
+    last = pl.col("row") != pl.col("row").shift(-1).fill_null(-1)
+    if several:
+        whose = pl.col(model.INSTALLATION)
+        last = last | whose.ne_missing(whose.shift(-1))
+    return ordered.filter(last)
 
 
-def _output_names(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+def _output_names(
+    headers: Mapping[str, str], own: Iterable[str] = RESULT_COLUMNS
+) -> list[tuple[str, str]]:
     """(frame column, results header) for every input column shown after the result columns.
 
     The file's operation column is left out because ``operation`` already shows it normalised,
@@ -115,7 +136,7 @@ def _output_names(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     Collisions are compared case-insensitively: ``Status`` beside ``status`` would be read as
     the same column by a person and by many spreadsheet tools.
     """
-    used = {name.casefold() for name in RESULT_COLUMNS}
+    used = {name.casefold() for name in own}
     names: list[tuple[str, str]] = []
     for column, header in headers.items():
         if column in (api.OPERATION_COLUMN, "row") or column.startswith(BOOKKEEPING_PREFIX):
@@ -140,18 +161,25 @@ def _input_expr(column: str, header: str, name: str) -> pl.Expr:
     return value.alias(name)
 
 
+def _iso_utc(epoch_ms: pl.Expr) -> pl.Expr:
+    """Milliseconds since the epoch as ISO 8601 UTC text, e.g. 2025-03-14T09:26:53.120Z."""
+    return pl.from_epoch(epoch_ms, time_unit="ms").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ")
+
+
 def build_results(
     planned: pl.LazyFrame,
     headers: Mapping[str, str],
     *,
     outcomes: pl.DataFrame | None,
     unsent_reason: str = "not sent",
+    installation: str | None = None,
 ) -> pl.LazyFrame:
     """The results as a lazy query: result columns, then the input columns as the user wrote them.
 
     A row's status, first match wins: the preset a selection step gave it (``unchanged``,
     ``skipped``), ``invalid``, then for a dry run (``outcomes=None``) ``valid``, otherwise
-    its outcome, or ``skipped`` with ``unsent_reason`` when it has none.
+    its outcome, or ``skipped`` with ``unsent_reason`` when it has none. ``installation``:
+    the rows are one installation's share of a run to several, named in a first column.
     """
     valid = pl.col(plan.VALID).fill_null(False)
     preset = pl.col(plan.PRESET_STATUS)
@@ -195,7 +223,11 @@ def build_results(
     zero = pl.lit(0, dtype=pl.Int64)
     status = pick(preset, pl.lit(model.INVALID), outcome("status"), unsent)
     error = pick(pl.col(plan.PRESET_ERROR), pl.col(plan.ERROR), outcome("error"), unsent_error)
+    finished_at = pick(none, none, outcome("finished_at"), none)
+    own = RESULT_COLUMNS if installation is None else model.RESULTS_FILE_COLUMNS
+    place = () if installation is None else (pl.lit(installation).alias(model.INSTALLATION),)
     return frame.select(
+        *place,
         pl.col("row").cast(pl.Int64),
         status.cast(pl.String).alias("status"),
         pl.col(api.OPERATION_COLUMN).cast(pl.String).alias("operation"),
@@ -203,7 +235,11 @@ def build_results(
         pick(zero, zero, outcome("attempts"), zero).cast(pl.Int64).alias("attempts"),
         error.cast(pl.String).alias("error"),
         pick(none, none, outcome("elapsed_ms"), none).cast(pl.Int64).alias("elapsed_ms"),
-        *(_input_expr(column, headers[column], name) for column, name in _output_names(headers)),
+        _iso_utc(finished_at).alias("finished_at"),
+        *(
+            _input_expr(column, headers[column], name)
+            for column, name in _output_names(headers, own)
+        ),
     )
 
 
@@ -234,10 +270,10 @@ def _temp_dir(path: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
 
 
-def _write_excel(results: pl.LazyFrame, path: Path) -> None:
+def _write_excel(results: pl.LazyFrame, path: Path, optimizations: pl.QueryOptFlags) -> None:
     import xlsxwriter
 
-    frame = results.collect(engine="streaming")
+    frame = results.collect(engine="streaming", optimizations=optimizations)
     if frame.height > _EXCEL_MAX_ROWS:
         raise errors.UsageError(
             f"results file '{path}': {frame.height} rows do not fit in one Excel sheet "
@@ -254,24 +290,33 @@ def _write_excel(results: pl.LazyFrame, path: Path) -> None:
         workbook.close()
 
 
-def write_results(results: pl.LazyFrame, path: Path) -> None:
+def write_results(results: pl.LazyFrame, path: Path, *, parts_share_input: bool = False) -> None:
     """Write ``results`` to ``path`` in the format of its extension, atomically.
 
     The data goes to a temporary file beside ``path``, is synced, then renamed over it, so a
     crash leaves either the old file or the complete new one, never half of one.
+
+    ``parts_share_input``: ``results`` concatenates several queries over one input (a run to
+    several installations). Each then reads the input for itself: to share it, polars would
+    keep it in memory whole, which grows with the file.
     """
     fmt = results_format(path)
     folder = _temp_dir(path)
     tmp = folder / path.name
+    opts = pl.QueryOptFlags(comm_subplan_elim=not parts_share_input)
     try:
         if fmt == "csv":
-            _formula_guarded(results).sink_csv(tmp, check_extension=False, sync_on_close="data")
+            _formula_guarded(results).sink_csv(
+                tmp, check_extension=False, sync_on_close="data", optimizations=opts
+            )
         elif fmt == "parquet":
-            results.sink_parquet(tmp, sync_on_close="data")
+            results.sink_parquet(tmp, sync_on_close="data", optimizations=opts)
         elif fmt == "jsonl":
-            results.sink_ndjson(tmp, check_extension=False, sync_on_close="data")
+            results.sink_ndjson(
+                tmp, check_extension=False, sync_on_close="data", optimizations=opts
+            )
         else:
-            _write_excel(_formula_guarded(results), tmp)
+            _write_excel(_formula_guarded(results), tmp, opts)
             fsync_path(tmp)
         os.replace(tmp, path)
     finally:
@@ -301,8 +346,9 @@ def read_results(path: Path) -> pl.LazyFrame:
     )
 
 
-def read_back(path: Path) -> pl.LazyFrame:
-    """``row``, ``status``, ``operation`` and ``error`` of a results file batchtool wrote.
+def read_back(path: Path, installation: str | None = None) -> pl.LazyFrame:
+    """``row``, ``status``, ``operation`` and ``error`` of a results file batchtool wrote;
+    with ``installation``, of that installation's rows only (a run to several).
 
     Summaries are taken from the file itself: reading four columns back costs far less than
     reading and validating the input again, and the summary is then what the file says.
@@ -310,6 +356,7 @@ def read_back(path: Path) -> pl.LazyFrame:
     that can hold a server's or a user's words.
     """
     fmt = results_format(path)
+    wanted = _READ_BACK if installation is None else (model.INSTALLATION, *_READ_BACK)
     if fmt == "parquet":
         frame = pl.scan_parquet(path)
     elif fmt == "csv":
@@ -317,7 +364,9 @@ def read_back(path: Path) -> pl.LazyFrame:
     elif fmt == "jsonl":
         frame = pl.scan_ndjson(path, infer_schema_length=None)
     else:
-        frame = pl.read_excel(path, columns=list(_READ_BACK), infer_schema_length=0).lazy()
+        frame = pl.read_excel(path, columns=list(wanted), infer_schema_length=0).lazy()
+    if installation is not None:
+        frame = frame.filter(pl.col(model.INSTALLATION).cast(pl.String) == installation)
     error = pl.col("error").cast(pl.String)
     if fmt in ("csv", "xlsx"):
         error = unguarded(error)
@@ -341,10 +390,13 @@ class ResultSummary:
     total: int
 
 
-def dry_run_plan(path: Path, *, examples: int = 20, top: int = 5) -> PlanSummary:
+def dry_run_plan(
+    path: Path, installation: str | None = None, *, examples: int = 20, top: int = 5
+) -> PlanSummary:
     """The plan as a dry run's results file at ``path`` shows it (status valid or invalid, or
-    a preset), so a dry run reads its input only once: while writing that file."""
-    slim = read_back(path)
+    a preset), so a dry run reads its input only once: while writing that file. With
+    ``installation``: the plan of that installation's rows (a run to several)."""
+    slim = read_back(path, installation)
     status = pl.col("status")
     counts_query = slim.group_by("status", "operation").agg(pl.len().alias("n"))
     examples_query = slim.filter(status == model.INVALID).select("row", "error").head(examples)

@@ -8,15 +8,17 @@ in branches of their own:
 2. snapshot copy the input privately; everything after reads only that copy (one version).
 3. plan     read and validate every row; selection steps give rows that need no sending a
             status of their own (``plan.preset``): --only-failed's ``skipped`` for rows an
-            earlier run did, --changed-only's ``unchanged``.
+            earlier run did, --changed-only's ``unchanged``. The result is one ``Lane`` per
+            installation: the same plan, with what a selection step decided for it.
 4. send     unless it is a dry run: open the journal, send what is left (all of it, the first
-            N for a canary, nothing under --strict with invalid rows), each finished row
-            journaled before it counts.
+            N for a canary, nothing under --strict with invalid rows) to every installation
+            at once, each finished row journaled before it counts.
 5. finish   write the results file, summarise, take the ok rows into the sync state (with
             --changed-only or --full), close the journal (complete when nothing is left to
             send), report.
 
-Every row ends in the results file exactly once, in input order, so a crash or Ctrl-C loses
+Every row ends in the results file exactly once per installation, in input order (grouped
+by installation, in the order given, when there are several), so a crash or Ctrl-C loses
 nothing that ``resume=True`` cannot finish. Polars work runs in a worker thread, so a caller
 serving other requests on the same event loop (the ops page) stays responsive.
 """
@@ -25,32 +27,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 import polars as pl
 
-from batchtool import api, model, snapshot
+from batchtool import api, selection, snapshot
 from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import UsageError
 from batchtool.events import EventSink, RunFinished, ignore
+from batchtool.finish import Planning, finish
+from batchtool.installation import Installation, Lane, installations_of, simulated
 from batchtool.journal import journal_path, lock_path
 from batchtool.options import Job, ReadOptions
-from batchtool.plan import (
-    PlanSummary,
-    plan_frame,
-    requests_from,
-    summarise,
-    to_send,
-    with_warnings,
-)
+from batchtool.plan import combined, plan_frame, requests_from, summarise_each, to_send
 from batchtool.progress import LINE_INTERVAL_S, TextProgress
-from batchtool.reader import InputTable, cut, polars_errors, read_input
+from batchtool.reader import cut, polars_errors, read_input
 from batchtool.report import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -58,20 +55,8 @@ from batchtool.report import (
     EXIT_OK,
     EXIT_USAGE,
     RunReport,
-    exit_code,
 )
-from batchtool.results import (
-    ResultSummary,
-    build_results,
-    check_results_path,
-    default_results_path,
-    dry_run_plan,
-    dry_run_summary,
-    read_back,
-    summarise_results,
-    write_results,
-)
-from batchtool.selection import only_failed
+from batchtool.results import check_results_path, default_results_path
 from batchtool.sync_state import Sync, SyncOptions
 from batchtool.urls import masked
 
@@ -81,6 +66,7 @@ __all__ = [
     "EXIT_NOT_ALL_OK",
     "EXIT_OK",
     "EXIT_USAGE",
+    "Installation",
     "ReadOptions",
     "RunReport",
     "run_batch",
@@ -98,6 +84,7 @@ async def run_batch_async(
     input_path: str | Path,
     *,
     credentials: Credentials | None = None,
+    installations: Sequence[Installation] | Mapping[str, Credentials | None] | None = None,
     dry_run: bool = False,
     strict: bool = False,
     results_path: str | Path | None = None,
@@ -137,6 +124,14 @@ async def run_batch_async(
     of ``credentials``: the way to try a file without an installation. ``sync`` makes it a
     nightly sync: with ``changed_only``, rows that would change nothing since the last run
     are ``unchanged`` and not sent (see :mod:`batchtool.sync_state`).
+
+    ``installations`` sends the same file to several installations in one run (a fan-out):
+    ``[Installation("offerit", creds), ...]`` or ``{"offerit": creds, ...}``, in the order
+    the results file groups them; ``credentials`` means one unnamed installation, and giving
+    both is a usage error. A dry run needs their names only (credentials None), and so does
+    ``simulate=True``, which then starts one simulator per installation. Each installation
+    is sent to independently (see :mod:`batchtool.sending`); ``report.installations`` says
+    what happened at each.
     """
     started = time.monotonic()
     job = _settle(
@@ -154,6 +149,7 @@ async def run_batch_async(
         only_failed=only_failed,
         earlier_results=earlier_results,
         sync=sync,
+        installations=installations_of(credentials, installations),
     )
     async with contextlib.AsyncExitStack() as stack:
         sink, interval = _observer(on_event, progress_interval_s, quiet, progress_stream, stack)
@@ -162,18 +158,19 @@ async def run_batch_async(
             stack.enter_context(job.sync.locked())
         snap = await asyncio.to_thread(stack.enter_context, snapshot.taken(job.path, job.results))
         if simulate and not job.dry_run:
-            credentials = await stack.enter_async_context(_simulator())
-        base_url = credentials.base_url if credentials else "{base}"
-        planning = await _plan(job, snap, base_url)
-        planned, plan = planning.planned, planning.plan
+            installed = await stack.enter_async_context(simulated(job.installations))
+            job = dataclasses.replace(job, installations=installed)
+        first = job.installations[0].credentials
+        planning = await _plan(job, snap, first.base_url if first else "{base}")
+        plan = planning.plan
         sent: Sent | None = None
         if plan is not None:
             # Imported here: aiohttp takes ~150 ms to load, which a dry run has no use for.
             from batchtool.sending import Sender
 
-            sender = Sender(job, credentials, sink, interval, stop, handle_signals)
-            sent = await sender.send(planned, plan, snap.fingerprint, stack)
-        report = await _finish(job, planning, sent, started)
+            sender = Sender(job, sink, interval, stop, handle_signals)
+            sent = await sender.send(planning.lanes, plan, snap.fingerprint, stack)
+        report = await finish(job, planning, sent, started)
         if plan is None:
             sink(job.started(report.plan, to_send=0))  # a dry run is checked only now
         sink(RunFinished(report))
@@ -217,6 +214,7 @@ def _settle(
     only_failed: bool,
     earlier_results: str | Path | None,
     sync: SyncOptions | None,
+    installations: tuple[Installation, ...],
 ) -> Job:
     """The run's options, checked against each other; fails before anything is read or sent."""
     if timeout_s <= 0:
@@ -262,6 +260,7 @@ def _settle(
         sync=nightly,
         only_failed=only_failed,
         earlier_results=Path(earlier_results) if earlier_results else None,
+        installations=installations,
     )
 
 
@@ -285,25 +284,13 @@ def _observer(
 # --- 3. plan --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Planning:
-    """The plan step's result: the input, its rows planned and selected, their summary (None
-    for a dry run, which takes it from its results file), and notes for the report."""
-
-    table: InputTable
-    planned: pl.LazyFrame
-    plan: PlanSummary | None
-    notes: tuple[str, ...] = ()
-    sample_requests: tuple[str, ...] = ()
-
-
-async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
+async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> Planning:
     """Read the snapshot and, for a live run, validate every row before anything is sent: a
     broken line 900,000 must stop the run while nothing has been sent yet. A dry run
     validates while it writes its results instead (one pass over the input). The selection
-    steps come in between."""
+    steps come in between; those that decide per installation make its lane differ."""
 
-    def work() -> _Planning:
+    def work() -> Planning:
         read = job.read
         table = read_input(
             job.path,
@@ -322,105 +309,21 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> _Planning:
         )
         planned = plan_frame(table.frame, default_operation=read.operation)
         if job.only_failed:
-            planned = only_failed(planned, job.path, job.earlier_results)
+            planned = selection.only_failed(planned, job.path, job.earlier_results)
         with polars_errors(job.path):
-            planned, notes = job.sync.select(planned)
+            shares = selection.shares(planned, job.names, job.path, only_failed=job.only_failed)
+            shares, notes = job.sync.select(shares, job.names)
             if not job.dry_run:
-                return _Planning(table, planned, summarise(planned), notes)
+                plans = summarise_each(shares)  # one pass over the input for them all
+                lanes = tuple(map(Lane, job.installations, shares, plans))
+                return Planning(table, lanes, combined(plans), notes)
             # The first requests a dry run shows are taken now, before the pass over the
             # whole file: their memory is then reused by it rather than added on top.
-            samples = _sample_requests(planned, base_url)
-            return _Planning(table, planned, None, notes, samples)
+            samples = _sample_requests(shares[0], base_url)
+            lanes = tuple(map(Lane, job.installations, shares))
+            return Planning(table, lanes, None, notes, samples)
 
     return await asyncio.to_thread(work)
-
-
-# --- 4. send --------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def _simulator() -> AsyncIterator[Credentials]:
-    # Imported here: the simulator (aiohttp.web) is not needed by ordinary runs.
-    from batchtool.simulator import Simulator
-
-    sim = Simulator()
-    await sim.start()
-    try:
-        yield Credentials(sim.base_url, sim.api_username, sim.api_key)
-    finally:
-        await sim.stop()
-
-
-# --- 5. finish ------------------------------------------------------------------------------
-
-
-async def _finish(
-    job: Job, planning: _Planning, sent: Sent | None, started: float
-) -> RunReport:
-    """Write the results, update the sync state, close the journal, and say what happened.
-
-    ``planning.plan``: the plan's summary, taken before sending; None for a dry run, which
-    takes it while it writes the results.
-    """
-    planned, checked = planning.planned, planning.plan
-    dispatched = sent.dispatched if sent else None
-
-    def write() -> tuple[PlanSummary, ResultSummary, tuple[str, ...]]:
-        with polars_errors(job.path):
-            results = build_results(
-                planned,
-                planning.table.headers,
-                outcomes=sent.outcomes if sent else None,
-                unsent_reason=sent.unsent_reason if sent else "not sent",
-            )
-            write_results(results, job.results)
-            # Only a run that sent: a dry run or a --strict refusal changed nothing.
-            taken = job.sync.take_in(planned, sent.outcomes) if sent and dispatched else ()
-            if checked is not None:
-                return checked, summarise_results(read_back(job.results)), taken
-            # A dry run checks every row while it writes the results: one pass over the input.
-            summarised = with_warnings(dry_run_plan(job.results), planned)
-            return summarised, dry_run_summary(summarised), taken
-
-    plan, summary, taken = await asyncio.to_thread(write)
-    aborted = dispatched.aborted if dispatched else None
-    interrupted = dispatched.interrupted if dispatched else False
-    code = exit_code(summary, aborted=bool(aborted), interrupted=interrupted)
-    # Nothing left to send: every row that is not ok was deliberately not sent (a preset).
-    unsent = summary.counts.get(model.SKIPPED, 0) - plan.preset.get(model.SKIPPED, 0)
-    complete = code == EXIT_OK and unsent == 0
-    notes = [*planning.notes, *(sent.notes if sent else ()), *taken]
-    if sent is not None and sent.journal is not None:
-        if job.canary is not None and unsent and not (aborted or interrupted):
-            notes.append(
-                f"canary: {unsent} row(s) not sent yet — run the same command with --resume "
-                "(without --canary) to send them"
-            )
-        elif code != EXIT_OK:
-            notes.append(
-                "to send the rows that are not ok again: add --resume "
-                f"(journal {sent.journal.path})"
-            )
-        # Complete: --resume then sends nothing, and the next plain run on this results path
-        # (tomorrow's cron job) is not refused.
-        sent.journal.close(complete=complete)
-    return RunReport(
-        input_path=job.path,
-        results_path=job.results,
-        dry_run=job.dry_run,
-        plan=plan,
-        summary=summary,
-        elapsed_s=time.monotonic() - started,
-        exit_code=code,
-        aborted=aborted,
-        interrupted=interrupted,
-        sample_requests=planning.sample_requests,
-        resumed_ok=sent.resumed_ok if sent else 0,
-        notes=tuple(notes),
-        requests_sent=dispatched.requests_sent if dispatched else 0,
-        header_place=planning.table.header_place,
-        mean_concurrency=dispatched.mean_concurrency if dispatched else None,
-    )
 
 
 def _mask_form(form: Sequence[tuple[str, str]]) -> str:

@@ -5,11 +5,14 @@ A selection step (see ``plan.preset``): rows the earlier run finished get the st
 usual. The earlier run's status and error come from the results file's own columns, which
 the reader keeps as bookkeeping (``result:status``, ``result:error``) — or, when the input
 is the earlier run's own input (passwords and all, which a results file masks), from that
-run's results file beside it, matched by row number.
+run's results file beside it, matched by row number. The results file of a run to several
+installations says whose each row is (``result:installation``): each row is then sent again
+only to its own installation (:func:`shares`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -18,11 +21,12 @@ import polars as pl
 from batchtool import model
 from batchtool.errors import UsageError
 from batchtool.plan import preset
-from batchtool.reader import BOOKKEEPING_PREFIX
+from batchtool.reader import BOOKKEEPING_PREFIX, ROW
 from batchtool.results import read_back
 
 EARLIER_STATUS: Final = BOOKKEEPING_PREFIX + "status"
 EARLIER_ERROR: Final = BOOKKEEPING_PREFIX + "error"
+EARLIER_INSTALLATION: Final = BOOKKEEPING_PREFIX + model.INSTALLATION
 #: Earlier statuses that mean the row needs nothing more: it was applied, or had nothing to
 #: apply (``unchanged``, under --changed-only).
 DONE: Final[tuple[str, ...]] = (model.OK, model.UNCHANGED)
@@ -81,3 +85,49 @@ def _with_earlier(planned: pl.LazyFrame, earlier: Path) -> pl.LazyFrame:
     return planned.drop(EARLIER_STATUS, EARLIER_ERROR, strict=False).join(
         theirs, on="row", how="left", maintain_order="left"
     )
+
+
+def shares(
+    planned: pl.LazyFrame, names: Sequence[str | None], path: Path, *, only_failed: bool
+) -> list[pl.LazyFrame]:
+    """Each installation's rows of ``planned``, in the order of ``names``: every row, but
+    with --only-failed a row of a fan-out run's results file goes only to its own.
+
+    Rows of an installation this run does not send to are refused rather than skipped: their
+    group in the results would be one this run never sent to, and the next --only-failed
+    would have nobody to resend them to.
+    """
+    routed = only_failed and EARLIER_INSTALLATION in planned.collect_schema().names()
+    if not routed:
+        if only_failed and len(names) > 1:
+            raise UsageError(
+                f"{path}: --only-failed with several installations needs the results file of "
+                "a run to them, whose installation column says whose each row is — this one "
+                "is of a run to one installation: send it to that one alone"
+            )
+        return [planned] * len(names)
+    sent_to = [name for name in names if name]
+    if len(sent_to) < len(names):
+        raise UsageError(
+            f"{path} is the results file of a run to several installations: name the ones to "
+            "send its rows to with --profile (each row goes to its own)"
+        )
+    place = pl.col(EARLIER_INSTALLATION)
+    stray = (
+        planned.select(place, ROW)
+        .filter(place.is_null() | ~place.is_in(sent_to))
+        .head(1)
+        .collect(engine="streaming")
+    )
+    if stray.height:
+        name, row = stray.row(0)
+        if name is None:
+            raise UsageError(
+                f"{path}: row {row} names no installation — fill in its installation column "
+                f"(one of {', '.join(sent_to)}) or delete the row"
+            )
+        raise UsageError(
+            f"{path}: row {row} is for installation '{name}', which this run does not send "
+            f"to ({', '.join(sent_to)}) — add --profile {name}, or delete its rows"
+        )
+    return [planned.filter(place == name) for name in sent_to]

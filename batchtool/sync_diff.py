@@ -40,6 +40,8 @@ FIELDS: Final[tuple[str, ...]] = tuple(f for f in api.DETAIL_PARAMS if f not in 
 
 STATE_KEY: Final = "lookup_key"
 STATE_VALUE: Final = "lookup_value"
+#: In the state of runs to several installations: whose customer a row models.
+STATE_INSTALLATION: Final = "installation"
 LOCKED: Final = "locked"
 FORGOTTEN: Final = "forgotten_keep_hash"
 
@@ -121,7 +123,11 @@ def empty_state() -> pl.DataFrame:
 
 def state_schema(columns: Sequence[str]) -> dict[str, pl.DataType]:
     """The types a state frame's ``columns`` must have; KeyError for a column no state has."""
-    known: dict[str, pl.DataType] = {STATE_KEY: pl.String(), STATE_VALUE: pl.String()}
+    known: dict[str, pl.DataType] = {
+        STATE_KEY: pl.String(),
+        STATE_VALUE: pl.String(),
+        STATE_INSTALLATION: pl.String(),
+    }
     known.update({c: pl.Boolean() if c == LOCKED else pl.UInt64() for c in _MODELLED})
     return {c: known[c] for c in columns}
 

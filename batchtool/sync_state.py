@@ -10,6 +10,12 @@ The file is Parquet, one row per lookup, sorted by lookup hash; its metadata rec
 format version, the hash check (polars may hash differently after an upgrade) and the input
 layout (the lookup columns of the files it was kept for). A state of another format, hash or
 layout is refused with a message offering ``--full``, never misread.
+
+A run to several installations keeps one state for them all in the same file: one row per
+installation and lookup, an ``installation`` column saying whose, and the metadata naming
+them. Each installation's rows are diffed against its own customers only. A state kept for
+runs to one installation cannot say whose its customers are, so a run to several refuses it
+(and the other way round) with the same offer of ``--full``.
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ from batchtool.lockfile import RunLock, lock_path
 from batchtool.plan import preset
 from batchtool.reader import ROW
 from batchtool.sync_diff import (
+    STATE_INSTALLATION,
     STATE_KEY,
     STATE_VALUE,
     empty_state,
     events_query,
     hash_check,
+    sort_state,
     state_columns,
     state_schema,
     unchanged_rows_merged,
@@ -46,6 +54,7 @@ _FORMAT_KEY: Final = "batchtool_sync_state"
 _LAYOUT_KEY: Final = "lookup_columns"
 _HASH_CHECK_KEY: Final = "hash_check"
 _UPDATED_KEY: Final = "updated"
+_INSTALLATIONS_KEY: Final = "installations"
 
 _SUFFIX: Final = ".state.parquet"
 #: State rows diffed at a time. Measured on a 1M-row --changed-only dry run: 100,000 took
@@ -78,10 +87,15 @@ def _names(layout: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class StateFile:
-    """The sync state at ``path``, kept for inputs whose lookup columns are ``layout``."""
+    """The sync state at ``path``, kept for inputs whose lookup columns are ``layout``.
+
+    ``installations``: the run's, when it sends to several (the state then says whose each
+    customer is); None for a run to one installation.
+    """
 
     path: Path
     layout: tuple[str, ...]
+    installations: tuple[str, ...] | None = None
 
     def check_writable(self) -> None:
         """Fail before anything is sent if the state could not be written at the end."""
@@ -128,6 +142,19 @@ class StateFile:
                 f"this file by {_names(self.layout)} — a customer cannot be matched across "
                 f"lookups; {_FULL_HINT} for this file, or choose another --state path"
             )
+        kept = metadata.get(_INSTALLATIONS_KEY)
+        if kept is None and self.installations is not None:
+            raise errors.SyncStateError(
+                f"sync state {self.path} was kept for runs to one installation, this run sends "
+                f"to {', '.join(self.installations)} — it cannot tell whose each customer is; "
+                f"{_FULL_HINT} for them, or choose another --state path"
+            )
+        if kept is not None and self.installations is None:
+            raise errors.SyncStateError(
+                f"sync state {self.path} was kept for runs to several installations "
+                f"({', '.join(json.loads(kept))}), this run sends to one — {_FULL_HINT} for "
+                "it, or choose another --state path"
+            )
 
     def read(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """The state (only ``columns`` of it, those the file has), checked; empty if no file.
@@ -143,15 +170,22 @@ class StateFile:
             raise self._unreadable(exc) from exc
 
     def batches(
-        self, columns: Sequence[str], rows: int = STATE_BATCH_ROWS
+        self,
+        columns: Sequence[str],
+        rows: int = STATE_BATCH_ROWS,
+        installation: str | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The state's ``columns`` in consecutive slices of ``rows`` rows, in the file's order
-        (lookup-hash order), checked as :meth:`read` checks it; nothing if there is no file."""
+        (lookup-hash order), checked as :meth:`read` checks it; nothing if there is no file.
+        ``installation``: only that installation's customers (a state of several)."""
         if not self.path.exists():
             return
         wanted = self._columns(columns)
+        scan = pl.scan_parquet(self.path)
+        if installation is not None:
+            scan = scan.filter(pl.col(STATE_INSTALLATION) == installation)
         try:
-            yield from pl.scan_parquet(self.path).select(wanted).collect_batches(chunk_size=rows)
+            yield from scan.select(wanted).collect_batches(chunk_size=rows)
         except Exception as exc:  # polars raises several error types for a damaged file
             raise self._unreadable(exc) from exc
 
@@ -191,6 +225,9 @@ class StateFile:
             _HASH_CHECK_KEY: hash_check(),
             _UPDATED_KEY: datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if self.installations is not None:
+            kept = state[STATE_INSTALLATION].unique(maintain_order=True).to_list()
+            metadata[_INSTALLATIONS_KEY] = json.dumps(kept)
         replace_file(self.path, lambda tmp: state.write_parquet(tmp, metadata=metadata))
 
 
@@ -259,16 +296,24 @@ class Sync:
         if self.options.keeps_state:
             StateFile(self.path, ()).check_writable()
 
-    def select(self, planned: pl.LazyFrame) -> tuple[pl.LazyFrame, tuple[str, ...]]:
-        """``planned`` with the rows that would change nothing preset ``unchanged``, and notes.
+    def _state_file(self, planned: pl.LazyFrame, names: Sequence[str | None]) -> StateFile:
+        layout = lookup_layout(planned.collect_schema().names())
+        several = tuple(str(name) for name in names) if len(names) > 1 else None
+        return StateFile(self.path, layout, several)
 
-        Collects what the diff needs in one pass over the input; raises SyncStateError before
-        anything is sent if the state cannot be used.
+    def select(
+        self, shares: Sequence[pl.LazyFrame], names: Sequence[str | None] = (None,)
+    ) -> tuple[list[pl.LazyFrame], tuple[str, ...]]:
+        """Each installation's rows (``shares``, in the order of ``names``) with those that
+        would change nothing for it preset ``unchanged``, and notes.
+
+        Collects what the diff needs in one pass over the input (once for installations
+        sharing their rows); raises SyncStateError before anything is sent if the state
+        cannot be used.
         """
         if not self.diffs:
-            return planned, ()
-        names = planned.collect_schema().names()
-        state_file = StateFile(self.path, lookup_layout(names))
+            return list(shares), ()
+        state_file = self._state_file(shares[0], names)
         notes: tuple[str, ...] = ()
         if not self.path.exists():
             notes = (
@@ -276,18 +321,33 @@ class Sync:
                 "starts with this run's ok rows",
             )
         state_file.check()  # before the pass over the input: a bad state fails fast
-        events = events_query(planned).collect(engine="streaming")
-        rows = unchanged_rows_merged(events, state_file.batches(state_columns(events)))
-        del events
-        # A mask indexed by row number, read by a gather: the row list turned into one bit
-        # per row, looked up by the streaming passes that follow without a join.
-        size = (int(rows[-1]) if rows.len() else 0) + 2  # the last slot stays False
-        mask = pl.zeros(size, dtype=pl.Boolean, eager=True).scatter(rows, True)
-        where = pl.lit(mask).gather(pl.col(ROW).clip(0, size - 1))
-        return preset(planned, where, model.UNCHANGED, UNCHANGED_REASON), notes
+        events: dict[int, pl.DataFrame] = {}
+        selected = []
+        for planned, name in zip(shares, names, strict=True):
+            if id(planned) not in events:
+                events[id(planned)] = events_query(planned).collect(engine="streaming")
+            found = events[id(planned)]
+            batches = state_file.batches(
+                state_columns(found),
+                installation=name if state_file.installations is not None else None,
+            )
+            rows = unchanged_rows_merged(found, batches)
+            # A mask indexed by row number, read by a gather: the row list turned into one bit
+            # per row, looked up by the streaming passes that follow without a join.
+            size = (int(rows[-1]) if rows.len() else 0) + 2  # the last slot stays False
+            mask = pl.zeros(size, dtype=pl.Boolean, eager=True).scatter(rows, True)
+            where = pl.lit(mask).gather(pl.col(ROW).clip(0, size - 1))
+            selected.append(preset(planned, where, model.UNCHANGED, UNCHANGED_REASON))
+        return selected, notes
 
-    def take_in(self, planned: pl.LazyFrame, outcomes: pl.DataFrame) -> tuple[str, ...]:
-        """Take the ok ``outcomes`` into the state (with --full: rebuild it from them).
+    def take_in(
+        self,
+        shares: Sequence[pl.LazyFrame],
+        outcomes: Sequence[pl.DataFrame],
+        names: Sequence[str | None] = (None,),
+    ) -> tuple[str, ...]:
+        """Take each installation's ok ``outcomes`` into the state (with --full: rebuild it
+        from them); ``shares`` are their rows, all three in the order of ``names``.
 
         ``outcomes`` are every outcome the run's journal holds, earlier runs' included, so a
         resumed run leaves the state an uninterrupted one would. Returns notes: a state that
@@ -295,12 +355,14 @@ class Sync:
         """
         if not self.options.keeps_state:
             return ()
-        names = planned.collect_schema().names()
-        state_file = StateFile(self.path, lookup_layout(names))
-        ok = outcomes.filter(pl.col("status") == model.OK).select(ROW)
+        state_file = self._state_file(shares[0], names)
         try:
             before = empty_state() if self.options.full else state_file.read()
-            state_file.write(updated_state(before, planned, ok))
+            if state_file.installations is None:
+                state = updated_state(before, shares[0], _ok(outcomes[0]))
+            else:
+                state = _updated_each(before, shares, outcomes, state_file.installations)
+            state_file.write(state)
         except (OSError, errors.SyncStateError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             return (
@@ -308,3 +370,27 @@ class Sync:
                 "--changed-only run sends this run's rows again",
             )
         return ()
+
+
+def _ok(outcomes: pl.DataFrame) -> pl.DataFrame:
+    return outcomes.filter(pl.col("status") == model.OK).select(ROW)
+
+
+def _updated_each(
+    before: pl.DataFrame,
+    shares: Sequence[pl.LazyFrame],
+    outcomes: Sequence[pl.DataFrame],
+    names: Sequence[str],
+) -> pl.DataFrame:
+    """A state of several installations after each one's ok rows; the customers of
+    installations this run did not send to are kept as they were."""
+    whose = pl.col(STATE_INSTALLATION)
+    if STATE_INSTALLATION not in before.columns:  # no state yet
+        before = before.with_columns(pl.lit(None, dtype=pl.String).alias(STATE_INSTALLATION))
+    parts = [before.filter(~whose.is_in(names))]
+    for planned, done, name in zip(shares, outcomes, names, strict=True):
+        own = before.filter(whose == name).drop(STATE_INSTALLATION)
+        updated = updated_state(own, planned, _ok(done))
+        parts.append(updated.with_columns(pl.lit(name).alias(STATE_INSTALLATION)))
+    state = pl.concat(parts, how="diagonal_relaxed")
+    return sort_state(state.select(STATE_INSTALLATION, pl.exclude(STATE_INSTALLATION)))

@@ -278,3 +278,31 @@ def test_report_judges_targets_on_pairs_where_both_runs_counted() -> None:
     assert "| a | 2,000 | 1.00 | 2,000 | 0.500 | 100 | – | 3/3 |" in text
     assert "| b | 2,000 | 2.50 | 833 | 0.500 | 100 | – | 2/3 |" in text
     assert "- b: exit 1" in text
+
+
+def test_the_fanout_scenarios_are_found() -> None:
+    assert [(sc.number, sc.name) for sc in SCENARIOS if sc.name.startswith("fanout")] == [
+        (18, "fanout-speed"),
+        (19, "fanout-dry-memory"),
+        (20, "fanout-live-memory"),
+    ]
+
+
+def test_a_fanout_run_sends_to_each_profile_of_a_private_config(tmp_path: Path) -> None:
+    from harness import Ctx
+
+    urls = {"nats": "http://127.0.0.1:2", "trackfinity": "http://127.0.0.1:3"}
+    ctx = Ctx(tmp_path / "in.csv", 10, "http://127.0.0.1:1", tmp_path, tmp_path, services=urls)
+    three, one = plan(BY_NAME["fanout-speed"], True, EVERYTHING).contestants[::-1]
+
+    cmd = three.build(ctx)
+
+    assert cmd[cmd.index("--config") + 1] == str(tmp_path / "config.toml")
+    assert [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--profile"] == [
+        "offerit",
+        "nats",
+        "trackfinity",
+    ]
+    assert (tmp_path / "config.toml").stat().st_mode & 0o077 == 0
+    assert 'base_url = "http://127.0.0.1:3"' in (tmp_path / "config.toml").read_text()
+    assert one.build(ctx).count("--profile") == 1

@@ -61,11 +61,13 @@ def test_record_reopen_and_resume(results_path: Path) -> None:
     first.record(ok(1))
     first.record(ok(2))  # a later record of the same row wins
     first.record(failed(3, 'said "no" — ünïcode\nand more'))
-    assert first.outcomes().rows() == [
+    recorded = first.outcomes()
+    assert recorded.drop("finished_at", model.INSTALLATION).rows() == [
         (1, "ok", 200, 1, None, 10),
         (2, "ok", 200, 1, None, 10),
         (3, "failed", 503, 5, 'said "no" — ünïcode\nand more', 900),
     ]
+    assert recorded[model.INSTALLATION].null_count() == 3  # a run to one installation
     first.close()
     assert not journal.lock_path(results_path).exists()
 
@@ -130,6 +132,7 @@ def test_an_incomplete_journal_still_blocks_a_plain_run(results_path: Path) -> N
 
 
 def test_file_format(results_path: Path) -> None:
+    before = time.time_ns() // 1_000_000
     with open_journal(results_path) as first:
         first.record(ok(1))
     with open_journal(results_path, resume=True) as second:
@@ -143,6 +146,8 @@ def test_file_format(results_path: Path) -> None:
     assert headers[0]["fingerprint"] == "fp-1"
     assert headers[0]["options"] == OPTIONS
     assert headers[0]["started"].endswith("+00:00")
+    finished_at = lines[1].pop("finished_at")
+    assert before <= finished_at <= time.time_ns() // 1_000_000
     assert lines[1] == {
         "row": 1,
         "status": "ok",

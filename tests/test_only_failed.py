@@ -87,7 +87,7 @@ async def test_a_fixed_results_csv_sends_only_the_rows_that_were_not_ok(
     # This run's bookkeeping replaces the earlier run's; the data columns are as edited.
     assert list(results[0]) == [
         "row", "status", "operation", "http_status", "attempts", "error", "elapsed_ms",
-        "customer_id", "firstname", "email", "password",
+        "finished_at", "customer_id", "firstname", "email", "password",
     ]  # fmt: skip
     assert results[1]["email"] == "ann@example.com"
 

@@ -99,6 +99,7 @@ def test_outcomes_frame_schema() -> None:
             "attempts": 1,
             "error": None,
             "elapsed_ms": 3,
+            "finished_at": None,
         }
     ]
 
@@ -130,7 +131,7 @@ def test_live_run_outcomes_invalid_and_skipped() -> None:
     frame = results.build_results(
         planned(), HEADERS, outcomes=live_outcomes(), unsent_reason="interrupted"
     ).collect()
-    assert frame.select(results.RESULT_COLUMNS[:2] + results.RESULT_COLUMNS[3:]).rows() == [
+    assert frame.select(results.RESULT_COLUMNS[:2] + results.RESULT_COLUMNS[3:7]).rows() == [
         (1, "ok", 200, 3, None, 40),
         (2, "invalid", None, 0, "operation 'frobnicate' is unknown", None),
         (3, "failed", 404, 1, "customer not found", 12),

@@ -57,8 +57,8 @@ def test_result_columns_are_bookkeeping(tmp_path: Path, ext: str) -> None:
     table = read_input(first_results(tmp_path, ext), ignore_columns=["=Notes"])
     assert list(table.headers) == [
         "result:row", "result:status", "operation", "result:http_status", "result:attempts",
-        "result:error", "result:elapsed_ms", "customer_id", "firstname", "ignored:=Notes",
-        "password",
+        "result:error", "result:elapsed_ms", "result:finished_at", "customer_id", "firstname",
+        "ignored:=Notes", "password",
     ]  # fmt: skip
     frame = table.frame.collect()
     assert frame["result:status"].to_list() == ["valid"] * len(TYPED)
@@ -92,8 +92,8 @@ def test_ops_fix_a_results_xlsx_in_excel_and_send_it_again(tmp_path: Path) -> No
     # Ops open it, fix the email and save (openpyxl stands in for Excel here).
     workbook = openpyxl.load_workbook(first)
     sheet = workbook.active
-    assert sheet["I2"].value == "ann@example"
-    sheet["I2"] = "ann@example.com"
+    assert sheet["J2"].value == "ann@example"
+    sheet["J2"] = "ann@example.com"
     workbook.save(first)
     result = run(first, tmp_path / "again.results.csv")
     assert result.exit_code == 0, result.output
@@ -153,7 +153,7 @@ def test_an_id_excel_rounded_stays_invalid_in_the_results_file(tmp_path: Path) -
     ) in again.output
     # Retyped, the row is valid again.
     workbook2 = openpyxl.load_workbook(first)
-    workbook2.active["H2"] = "12345678901234567"
+    workbook2.active["I2"] = "12345678901234567"
     workbook2.save(first)
     fixed = run(first, tmp_path / "fixed.results.csv")
     assert "row 1:" not in fixed.output

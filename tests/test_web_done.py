@@ -170,15 +170,15 @@ async def test_failed_rows_download_as_excel_to_fix_and_upload_again(web: WebSer
     rows = list(sheet.values)
     assert rows[0] == (
         "row", "status", "operation", "http_status", "attempts", "error", "elapsed_ms",
-        "customer_id", "email",
+        "finished_at", "customer_id", "email",
     )  # fmt: skip
-    assert [(r[0], r[1], r[7], r[8]) for r in rows[1:]] == [
+    assert [(r[0], r[1], r[8], r[9]) for r in rows[1:]] == [
         (2, "failed", "5001", None),
         (3, "invalid", "2", "nope"),
     ]
     # What a person does in Excel: fix the two rows, save, upload as a new batch.
-    sheet.cell(row=2, column=8).value = "11"
-    sheet.cell(row=3, column=9).value = "two@example.com"
+    sheet.cell(row=2, column=9).value = "11"
+    sheet.cell(row=3, column=10).value = "two@example.com"
     fixed = io.BytesIO()
     book.save(fixed)
     _, again, _ = await upload(web.client, fixed.getvalue(), "fixes.failed.xlsx")

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from batchtool import api
 from batchtool.cli.params import MAX_CONCURRENCY, Concurrency, parse_map
-from batchtool.config import Credentials, resolve_credentials
+from batchtool.config import (
+    CREDENTIAL_VARIABLES,
+    Credentials,
+    profile_names,
+    resolve_credentials,
+)
 from batchtool.dispatch import AUTO, DEFAULT_MAX_CONCURRENCY, DispatchConfig
+from batchtool.errors import UsageError
+from batchtool.installation import Installation, resolve_installations
 from batchtool.options import ReadOptions
 from batchtool.reader import FORMATS
 from batchtool.sync_state import SyncOptions
@@ -191,6 +200,18 @@ report_options = _bundle(
 )
 
 
+#: Options that name one installation, or a key for one: with several, each installation is
+#: exactly its profile. (option, its parameter, the profile key to set instead)
+_ONE_INSTALLATION_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--base-url", "base_url", "base_url"),
+    ("--api-username", "api_username", "api_username"),
+    ("--api-key", "api_key", "api_key_env"),
+    ("--api-key-file", "api_key_file", "api_key_file"),
+    ("--client-cert", "client_cert", "client_cert"),
+    ("--client-key", "client_key", "client_key"),
+)
+
+
 @dataclass(frozen=True)
 class CredentialArgs:
     """Where to send, as whom, and how to get there, as given on the command line."""
@@ -199,7 +220,8 @@ class CredentialArgs:
     api_username: str | None
     api_key: str | None
     api_key_file: Path | None
-    profile: str | None
+    profiles: tuple[str, ...]
+    all_profiles: bool
     config_path: Path | None
     allow_insecure_http: bool
     ca_bundle: Path | None
@@ -207,14 +229,14 @@ class CredentialArgs:
     client_key: Path | None
     proxy: str | None
 
-    def resolve(self) -> Credentials:
+    def resolve(self, profile: str | None = None) -> Credentials:
         """With the environment and the profile; raises ``UsageError`` for what is missing."""
         return resolve_credentials(
             base_url=self.base_url,
             api_username=self.api_username,
             api_key=self.api_key,
             api_key_file=self.api_key_file,
-            profile=self.profile,
+            profile=profile,
             config_path=self.config_path,
             allow_insecure_http=self.allow_insecure_http,
             ca_bundle=self.ca_bundle,
@@ -222,6 +244,59 @@ class CredentialArgs:
             client_key=self.client_key,
             proxy=self.proxy,
         )
+
+    def names(self) -> tuple[str, ...]:
+        """The profiles to send to: each --profile, or every one with --all-profiles."""
+        if self.all_profiles:
+            if self.profiles:
+                raise UsageError(
+                    "--all-profiles takes every profile of the config file — drop --profile, "
+                    "or name each installation with --profile instead"
+                )
+            return profile_names(self.config_path)
+        for i, name in enumerate(self.profiles):
+            if name in self.profiles[:i]:
+                raise UsageError(f"--profile {name} is given twice — give each profile once")
+        return self.profiles
+
+    def installations(self, *, names_only: bool) -> tuple[Installation, ...]:
+        """The installations to send to, in order; ``names_only`` where nothing is sent (a
+        dry run, the simulator). One profile, or none, is exactly what it always was."""
+        names = self.names()
+        if len(names) <= 1:
+            name = names[0] if names else None
+            return (Installation(name, None if names_only else self.resolve(name)),)
+        self._refuse_one_installation_options(names)
+        if names_only:
+            return tuple(Installation(name) for name in names)
+        return resolve_installations(
+            names,
+            config_path=self.config_path,
+            allow_insecure_http=self.allow_insecure_http,
+            ca_bundle=self.ca_bundle,
+            proxy=self.proxy,
+        )
+
+    def _refuse_one_installation_options(self, names: Sequence[str]) -> None:
+        context = click.get_current_context(silent=True)
+        for option, parameter, key in _ONE_INSTALLATION_OPTIONS:
+            if getattr(self, parameter) is None:
+                continue
+            source = context.get_parameter_source(parameter) if context else None
+            if source is ParameterSource.ENVIRONMENT:
+                continue  # a variable: ignored with several installations (ignored_variables)
+            raise UsageError(
+                f"{option} is for a run to one installation; this one sends to "
+                f"{', '.join(names)}, each exactly its profile — set {key} in its "
+                "[profiles.NAME] table instead"
+            )
+
+    @staticmethod
+    def ignored_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+        """The ``BATCHTOOL_*`` credential variables that are set, which a run to several
+        installations does not read: each installation is exactly its profile."""
+        env = os.environ if environ is None else environ
+        return [name for name in CREDENTIAL_VARIABLES if env.get(name)]
 
 
 #: Options that say how to reach the installation from inside a company network.
@@ -270,7 +345,19 @@ credential_options = _bundle(
             type=click.Path(path_type=Path, dir_okay=False),
             help="File whose first line is the key (chmod 600); or $BATCHTOOL_API_KEY_FILE.",
         ),
-        click.option("--profile", help="A [profiles.NAME] table of the config file."),
+        click.option(
+            "--profile",
+            "profiles",
+            multiple=True,
+            metavar="NAME",
+            help="A [profiles.NAME] table of the config file. Repeatable: the same file goes "
+            "to each installation named.",
+        ),
+        click.option(
+            "--all-profiles",
+            is_flag=True,
+            help="Send to every installation of the config file, each exactly its profile.",
+        ),
         click.option(
             "--config",
             "config_path",

@@ -66,7 +66,11 @@ def _print_rows(examples: Sequence[tuple[int, str]], total: int, where: str) -> 
 
 def _print_plan(report: RunReport) -> None:
     plan = report.plan
-    click.echo(f"{plan.total} row(s) read from {report.input_path}")
+    if report.fanout:
+        many = len(report.installations)
+        click.echo(f"{plan.total} row(s) for {many} installations from {report.input_path}")
+    else:
+        click.echo(f"{plan.total} row(s) read from {report.input_path}")
     if report.header_place:
         click.echo(f"  header on {report.header_place}; the rows above it were skipped")
     for op, count in sorted(plan.by_operation.items()):
@@ -86,12 +90,21 @@ def _print_plan(report: RunReport) -> None:
 
 
 def _concurrency_summary(report: RunReport, concurrency: int | Literal["auto"]) -> list[str]:
-    """How many requests were in flight: the adaptive limit's average, or the fixed number."""
+    """How many requests were in flight: the adaptive limit's average (at each installation,
+    in a run to several), or the fixed number."""
     if report.mean_concurrency is None:
         return []  # nothing was sent
-    if concurrency == AUTO:
+    if concurrency != AUTO:
+        each = " at each installation" if report.fanout else ""
+        return [f"concurrency: {concurrency}{each}"]
+    if not report.fanout:
         return [f"concurrency: auto (avg {report.mean_concurrency:.1f})"]
-    return [f"concurrency: {concurrency}"]
+    means = ", ".join(
+        f"{i.name} {i.mean_concurrency:.1f}"
+        for i in report.installations
+        if i.mean_concurrency is not None
+    )
+    return [f"concurrency: auto (avg {means})"]
 
 
 def _print_outcome(report: RunReport, concurrency: int | Literal["auto"]) -> None:
@@ -99,7 +112,14 @@ def _print_outcome(report: RunReport, concurrency: int | Literal["auto"]) -> Non
         _print_plan(report)
     for note in report.notes:
         click.echo(f"batchtool: {note}", err=True)
-    if report.aborted:
+    if report.fanout:
+        for installation in report.installations:
+            if installation.aborted:
+                click.echo(
+                    f"batchtool: aborted for {installation.name}: {installation.aborted}",
+                    err=True,
+                )
+    elif report.aborted:
         click.echo(f"batchtool: aborted: {report.aborted}", err=True)
     if report.interrupted:
         click.echo(
@@ -113,6 +133,7 @@ def _print_outcome(report: RunReport, concurrency: int | Literal["auto"]) -> Non
             dry_run=report.dry_run,
             resumed=report.resumed_ok,
             extra=_concurrency_summary(report, concurrency),
+            installations=report.installations if report.fanout else (),
         )
     )
 
@@ -123,13 +144,13 @@ class _RunFiles:
     def __init__(
         self,
         input_path: Path,
-        profile: str | None,
+        profiles: Sequence[str],
         metrics_path: Path | None,
         summary_path: Path | None,
         json_log: JsonLog | None,
     ) -> None:
         self._input = input_path
-        self._profile = profile
+        self._profiles = tuple(profiles)
         self._metrics = metrics_path
         self._summary = summary_path
         self._log = json_log
@@ -153,19 +174,31 @@ class _RunFiles:
         for _, path, option in outputs:
             check_writable(path, option)
 
+    def _labels(self, report: RunReport | None) -> tuple[str | None, tuple[str, ...]]:
+        """The profile of a run to one installation, or the names of a run to several."""
+        if report is not None and report.fanout:
+            return None, tuple(str(i.name) for i in report.installations)
+        if report is not None:
+            return report.installations[0].name, ()
+        if len(self._profiles) > 1:
+            return None, self._profiles
+        return (self._profiles[0] if self._profiles else None), ()
+
     def write(
         self, report: RunReport | None, code: int, duration_s: float, *, error: str | None = None
     ) -> None:
         """Write what was asked; a file that cannot be written is a warning, not a new outcome."""
         try:
             if self._metrics is not None:
+                profile, installations = self._labels(report)
                 write_metrics(
                     self._metrics,
                     input_path=self._input,
                     exit_code=code,
                     duration_s=duration_s,
                     report=report,
-                    profile=self._profile,
+                    profile=profile,
+                    installations=installations,
                 )
             if self._summary is not None:
                 write_summary_json(self._summary, report, error=error, exit_code=code)
@@ -183,16 +216,25 @@ class RunOutput:
     Built first, so that every way the run ends, even before it starts, is reported alike.
     """
 
-    def __init__(self, input_path: Path, reporting: ReportArgs, *, profile: str | None) -> None:
+    def __init__(
+        self, input_path: Path, reporting: ReportArgs, *, profiles: Sequence[str] = ()
+    ) -> None:
         self._started = time.monotonic()
         self._log = JsonLog() if reporting.log_format == "json" else None
         self._files = _RunFiles(
-            input_path, profile, reporting.metrics_path, reporting.summary_path, self._log
+            input_path, profiles, reporting.metrics_path, reporting.summary_path, self._log
         )
 
     def check(self) -> None:
         """Raise ``UsageError`` now for a metrics or summary file that could not be written."""
         self._files.check()
+
+    def note(self, text: str) -> None:
+        """Something to say before the run starts: a JSON note, or a line on stderr."""
+        if self._log is not None:
+            self._log.note(text)
+        else:
+            click.echo(f"batchtool: {text}", err=True)
 
     def events(self, *, quiet: bool) -> JsonLog | None:
         """Where the run's events go: the JSON log, unless there is none or ``quiet``."""

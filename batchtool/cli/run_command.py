@@ -90,18 +90,27 @@ def run(
     no_journal: bool,
     quiet: bool,
 ) -> None:
-    """Apply FILE (CSV, TSV, Parquet, Excel or JSON Lines), one request per row.
+    """Apply FILE (CSV, TSV, Parquet, Excel or JSON Lines), one request per row, to one
+    installation or (--profile given several times, --all-profiles) to each of several.
 
     Exit codes: 0 every row ok (or valid, with --dry-run); 1 some rows not ok;
-    2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused); 130 interrupted.
+    2 usage or input error, nothing sent; 3 aborted (e.g. credentials refused), at any
+    installation; 130 interrupted.
     """
-    output = RunOutput(file, reporting, profile=credentials.profile)
+    output = RunOutput(file, reporting, profiles=credentials.profiles)
     with output.exit_on_failure():
         output.check()
         read_options = read.options()  # before the credentials: a bad --map is named first
+        installations = credentials.installations(names_only=dry_run or simulate)
+        ignored = credentials.ignored_variables() if len(installations) > 1 else []
+        if ignored and not quiet:
+            output.note(
+                f"warning: {', '.join('$' + name for name in ignored)} not read: with several "
+                "installations each is exactly its profile"
+            )
         report = run_batch(
             file,
-            credentials=None if dry_run or simulate else credentials.resolve(),
+            installations=installations,
             dry_run=dry_run,
             strict=strict,
             results_path=results_path,

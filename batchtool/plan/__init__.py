@@ -27,7 +27,13 @@ from batchtool.plan.columns import (
 from batchtool.plan.presets import PRESET_STATUSES, preset, to_send
 from batchtool.plan.requests import requests_from
 from batchtool.plan.rules import normalise_operation, plan_frame
-from batchtool.plan.summary import PlanSummary, summarise, with_warnings
+from batchtool.plan.summary import (
+    PlanSummary,
+    combined,
+    summarise,
+    summarise_each,
+    with_warnings,
+)
 
 __all__ = [
     "ERROR",
@@ -39,11 +45,13 @@ __all__ = [
     "VALID",
     "WARNING",
     "PlanSummary",
+    "combined",
     "normalise_operation",
     "plan_frame",
     "preset",
     "requests_from",
     "summarise",
+    "summarise_each",
     "to_send",
     "with_warnings",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -36,11 +37,31 @@ class PlanSummary:
 
 def summarise(planned: pl.LazyFrame, *, examples: int = 20, top: int = 5) -> PlanSummary:
     """Rows to send per operation, preset counts, the first ``examples`` invalid rows and the
-    ``top`` most common reasons not to send, reading the input once.
+    ``top`` most common reasons not to send, reading the input once."""
+    return summarise_each([planned], examples=examples, top=top)[0]
+
+
+def summarise_each(
+    planned: Sequence[pl.LazyFrame], *, examples: int = 20, top: int = 5
+) -> list[PlanSummary]:
+    """:func:`summarise` for each of several frames planned from one input (each
+    installation's share of a run), still reading the input once: polars shares the scan
+    between the queries collected together. A frame given twice is summarised once.
 
     Separate queries collected together rather than one select: gathering the examples inside
     an aggregation holds whole columns in memory while streaming; a filtered ``head`` does not.
     """
+    distinct = list({id(frame): frame for frame in planned}.values())
+    queries = [_queries(frame, examples, top) for frame in distinct]
+    found = pl.collect_all([q for qs in queries for q in qs], engine="streaming")
+    summaries: dict[int, PlanSummary] = {}
+    for frame, qs in zip(distinct, queries, strict=True):
+        summaries[id(frame)] = _summary(*found[: len(qs)])
+        found = found[len(qs) :]
+    return [summaries[id(frame)] for frame in planned]
+
+
+def _queries(planned: pl.LazyFrame, examples: int, top: int) -> list[pl.LazyFrame]:
     free = pl.col(PRESET_STATUS).is_null()
     valid = to_send()
     invalid = ~pl.col(VALID) & free
@@ -61,10 +82,12 @@ def summarise(planned: pl.LazyFrame, *, examples: int = 20, top: int = 5) -> Pla
         .sort(["n", "reason"], descending=[True, False])
         .head(top)
     )
-    counts, first_invalid, reasons, *warned = pl.collect_all(
-        [counts_query, examples_query, reasons_query, *_warnings_queries(planned, examples)],
-        engine="streaming",
-    )
+    return [counts_query, examples_query, reasons_query, *_warnings_queries(planned, examples)]
+
+
+def _summary(
+    counts: pl.DataFrame, first_invalid: pl.DataFrame, reasons: pl.DataFrame, *warned: pl.DataFrame
+) -> PlanSummary:
     first = counts.row(0, named=True)
     presets = {s: int(first[f"preset {s}"] or 0) for s in PRESET_STATUSES}
     summary = PlanSummary(
@@ -77,6 +100,45 @@ def summarise(planned: pl.LazyFrame, *, examples: int = 20, top: int = 5) -> Pla
         top_reasons=[(str(text), int(n)) for text, n in reasons.iter_rows()],
     )
     return _with_warnings(summary, *warned) if warned else summary
+
+
+def combined(plans: Sequence[PlanSummary], *, examples: int = 20, top: int = 5) -> PlanSummary:
+    """The plans of each installation's share of a run as one: counts added up (a row counts
+    once per installation), the first ``examples`` rows of each kind once each, the ``top``
+    reasons with their counts added up."""
+    if len(plans) == 1:
+        return plans[0]
+
+    def added(field: str) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for plan in plans:
+            for key, n in getattr(plan, field).items():
+                total[key] = total.get(key, 0) + n
+        return total
+
+    def first_rows(field: str) -> list[tuple[int, str]]:
+        rows: dict[int, str] = {}
+        for plan in plans:
+            for row, text in getattr(plan, field):
+                rows.setdefault(row, text)
+        return sorted(rows.items())[:examples]
+
+    reasons: dict[str, int] = {}
+    for plan in plans:
+        for text, n in plan.top_reasons:
+            reasons[text] = reasons.get(text, 0) + n
+    operations = added("by_operation")
+    return PlanSummary(
+        total=sum(p.total for p in plans),
+        valid=sum(p.valid for p in plans),
+        invalid=sum(p.invalid for p in plans),
+        by_operation={o: operations[o] for o in api.OPERATIONS if o in operations},
+        invalid_examples=first_rows("invalid_examples"),
+        preset=added("preset"),
+        top_reasons=sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:top],
+        warnings=first_rows("warnings"),
+        warned=sum(p.warned for p in plans),
+    )
 
 
 def with_warnings(

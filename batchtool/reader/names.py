@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from batchtool import api
 from batchtool.errors import InputError, UnknownColumn, UnknownColumnsError
-from batchtool.model import RESULT_COLUMNS
+from batchtool.model import RESULTS_FILE_COLUMNS
 from batchtool.reader.formats import (
     BOOKKEEPING_PREFIX,
     IGNORED_PREFIX,
@@ -26,7 +26,7 @@ _UNKNOWN_LISTED = 6
 #: never an input column's name (an input header that collides gets a prefix).
 _RESULTS_FILE_MARKS = ("row", "status")
 #: A results file's columns that are bookkeeping; its ``operation`` is the operation column.
-_BOOKKEEPING = frozenset(RESULT_COLUMNS) - {api.OPERATION_COLUMN}
+_BOOKKEEPING = frozenset(RESULTS_FILE_COLUMNS) - {api.OPERATION_COLUMN}
 
 
 def is_results_file(headers: Sequence[str | None]) -> bool:
