@@ -10,8 +10,6 @@ options is refused rather than mixed in, unless it is complete (nothing left to 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import threading
@@ -24,7 +22,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from batchtool import errors, model
+from batchtool import errors, lockfile, model
 from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
@@ -98,58 +96,23 @@ def _check_no_secrets(options: Mapping[str, object]) -> None:
             raise ValueError(f"option {name!r} looks like a secret and must not be journalled")
 
 
-def _read_pid(fd: int) -> str:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return "unknown"
-    return text if text.isdigit() else "unknown"
-
-
 def _acquire_lock(path: Path, results_path: Path) -> int:
     """Take the run lock or raise JournalError; a lock file left by a dead run is simply taken."""
-    while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise errors.JournalError(
-                f"cannot create the lock file {path}: {exc.strerror} — "
-                "choose another --results path"
-            ) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            pid = _read_pid(fd)
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise errors.JournalError(
-                    f"cannot lock {path}: {exc.strerror} — choose another --results path"
-                ) from exc
-            raise errors.JournalError(
-                f"another batchtool run (pid {pid}) is writing {results_path} — "
-                "wait for it to finish or choose another --results path"
-            ) from None
-        # The previous holder unlinks the file on release; if that happened between our open
-        # and our flock, we hold a lock on a file nobody else will ever open: try again.
-        try:
-            current = os.stat(path)
-        except FileNotFoundError:
-            os.close(fd)
-            continue
-        mine = os.fstat(fd)
-        if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
-            break
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    return fd
-
-
-def _release_lock(fd: int, path: Path) -> None:
-    # Unlink while still holding the flock, so no one can lock the doomed inode meanwhile.
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    os.close(fd)
+    try:
+        return lockfile.acquire(path)
+    except lockfile.LockHeld as held:
+        raise errors.JournalError(
+            f"another batchtool run (pid {held.pid}) is writing {results_path} — "
+            "wait for it to finish or choose another --results path"
+        ) from None
+    except lockfile.LockFailed as exc:
+        raise errors.JournalError(
+            f"cannot lock {path}: {exc.strerror} — choose another --results path"
+        ) from exc
+    except OSError as exc:
+        raise errors.JournalError(
+            f"cannot create the lock file {path}: {exc.strerror} — choose another --results path"
+        ) from exc
 
 
 def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl.DataFrame]:
@@ -356,7 +319,7 @@ class Journal:
             if not resuming:
                 _fsync_dir(path.parent)
         except BaseException:
-            _release_lock(lock_fd, lock_path(results_path))
+            lockfile.release(lock_fd, lock_path(results_path))
             raise
         return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous, header=header)
 
@@ -422,7 +385,7 @@ class Journal:
                     os.close(fd)
         finally:
             lock_fd, self._lock_fd = self._lock_fd, None
-            _release_lock(lock_fd, self._lock_path)
+            lockfile.release(lock_fd, self._lock_path)
 
     def __enter__(self) -> Journal:
         return self
