@@ -218,3 +218,13 @@ def test_a_killed_server_restarts_and_the_run_resumes(
     # Rows in flight when the server died (at most the concurrency's maximum) may go twice;
     # everything else exactly once.
     assert len(sent) - len(set(sent)) <= DispatchConfig().max_in_flight
+
+
+def test_signing_in_never_leaves_this_site(page: Page, server: Served) -> None:
+    # The tab is dropped by the browser: "/\t/example.com" would be "//example.com".
+    page.goto(server.url + "/login?next=/%09/example.com")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="New batch")).to_be_visible()
+    expect(page).to_have_url(server.url + "/")

@@ -3,12 +3,15 @@ watch it, download the results — through the same engine, journal and results 
 
 Modules, one job each: ``app`` (the application object and ``serve``), ``settings`` (data
 dir and server settings), ``users`` and ``sessions`` (who may sign in, who is signed in),
-``security`` (the middlewares every request passes), ``render`` (pages, JSON twins, error
-pages), ``pages_auth`` / ``pages_batch`` / ``pages_runs`` (the handlers), ``runs`` (every
-run's lifecycle), ``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run
-behind a plan), ``sending`` (a run in its own thread), ``live`` (a sending run's live
-state), ``tables`` (what pages read from run files), ``mappings`` (remembered column
-choices), ``installations`` (profiles the page offers), ``files`` (private JSON files).
+``signin`` (sign-in throttles and the fair queue in front of password hashing),
+``security`` (the middlewares every request passes), ``forms`` (request bodies within
+limits, uploads streamed to disk), ``render`` (pages, JSON twins, error pages),
+``pages_auth`` / ``pages_batch`` / ``pages_runs`` (the handlers), ``runs`` (every run's
+lifecycle), ``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run behind a
+plan), ``shown`` (engine messages and file content as pages show them), ``sending`` (a run
+in its own thread), ``live`` (a sending run's live state), ``tables`` (what pages read from
+run files), ``mappings`` (remembered column choices), ``installations`` (profiles the page
+offers), ``files`` (private JSON files).
 """
 
 from batchtool.web.app import check_bind, make_app, serve

@@ -11,8 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from batchtool import api
-from batchtool.errors import BatchtoolError
-from batchtool.web import runstore
+from batchtool.web import forms, runstore
 from batchtool.web.keys import RUNS, SESSION
 from batchtool.web.render import after_post, error_page, respond
 from batchtool.web.runs import RunError
@@ -106,7 +105,7 @@ async def _act(
 @routes.post(f"/runs/{ID_ROUTE}/send")
 async def send(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
-    confirmed = (await request.post()).get("confirm_forget") == "yes"
+    confirmed = (await forms.fields(request)).get("confirm_forget") == "yes"
     user = signed_in_user(request)
     manager = request.app[RUNS]
     return await _act(
@@ -172,6 +171,6 @@ async def results_xlsx(request: web.Request) -> web.StreamResponse:
     manager = request.app[RUNS]
     try:
         await manager.excel(meta)
-    except BatchtoolError as exc:
+    except RunError as exc:
         return error_page(request, 409, str(exc))
     return _attachment(manager.store.excel_path(meta), f"{_stem(meta)}.results.xlsx")

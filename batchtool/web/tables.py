@@ -1,6 +1,8 @@
 """What pages show from a run's CSV files: invalid rows, errors grouped, the Excel download.
 
-Every function here does polars work: callers run them off the event loop's thread.
+Every function here does polars work: callers run them off the event loop's thread. Texts
+from a file come back cut (``shown.cut``), so a page never holds a 32,767-character cell
+500 times over.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import polars as pl
 from batchtool import model
 from batchtool.client import RETRYABLE_STATUSES
 from batchtool.results import write_results
+from batchtool.web import shown
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -33,8 +36,8 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
     frame = (
         _scan(plan_path)
         .filter(pl.col("status") == model.INVALID)
-        .select(pl.col("row").cast(pl.Int64), "error")
         .head(limit)
+        .select(pl.col("row").cast(pl.Int64), shown.cut_expr("error"))
         .collect()
     )
     return [(int(row), str(error or "")) for row, error in frame.iter_rows()]
@@ -63,7 +66,7 @@ def error_groups(
     )
     left_q = scan.select(((pl.col("status") == model.SKIPPED) | retryable).any().alias("left"))
     errors_df, left_df = pl.collect_all([errors_q, left_q])
-    groups = [(str(e), int(n)) for e, n in errors_df.iter_rows()]
+    groups = [(shown.cut(str(e)), int(n)) for e, n in errors_df.iter_rows()]
     return groups, bool(left_df.item())
 
 

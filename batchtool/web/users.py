@@ -3,6 +3,11 @@
 Hashes are ``scrypt$N$r$p$salt$hash`` (stdlib ``hashlib.scrypt``, a random 16-byte salt per
 password, base64 parts), compared in constant time. The file is read again whenever it
 changes on disk, so ``batchtool users remove NAME`` takes effect in a running server at once.
+
+A user's *stamp* is a digest of their stored hash: every new password has a new salt, so the
+stamp changes with every password command (``users add NAME`` again) and no removed and
+re-added user ever gets an old one back. A session keeps the stamp it signed in with and
+ends when it no longer matches.
 """
 
 from __future__ import annotations
@@ -137,10 +142,21 @@ class Users:
 
     def verify(self, name: str, password: str) -> bool:
         """Whether ``name`` exists and ``password`` is theirs, in about the same time either way."""
+        return self.sign_in(name, password) is not None
+
+    def sign_in(self, name: str, password: str) -> str | None:
+        """``name``'s stamp if ``password`` is theirs, else None; in about the same time
+        either way."""
         self._load()
         stored = self._hashes.get(name)
         matches = verify_password(password, stored or _DUMMY_HASH)
-        return stored is not None and matches
+        return _stamp(stored) if stored is not None and matches else None
+
+    def stamp(self, name: str) -> str | None:
+        """What changes with every new password of ``name``; None when there is no such user."""
+        self._load()
+        stored = self._hashes.get(name)
+        return _stamp(stored) if stored is not None else None
 
     def add(self, name: str, password: str) -> None:
         """Add ``name``, or set a new password for them if they exist."""
@@ -165,6 +181,10 @@ class Users:
         make_private_dir(self.path.parent)
         write_json(self.path, {"users": entries})
         self._stamp = None
+
+
+def _stamp(stored_hash: str) -> str:
+    return hashlib.sha256(stored_hash.encode("utf-8")).hexdigest()[:32]
 
 
 def _now() -> str:
