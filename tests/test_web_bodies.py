@@ -3,6 +3,7 @@ its file, malformed forms, and a server that keeps its memory under a flood of b
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import select
@@ -320,3 +321,20 @@ def test_a_flood_of_big_bodies_is_refused_without_reading_them(served: ServeProc
     )
     assert answer.status_code == 200 and answer.url.endswith("/")
     assert json.loads(http.get(served.url + "/.json", timeout=30).text)["installations"] == []
+
+
+async def test_an_upload_the_server_cannot_keep_says_so(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("batchtool.web.runstore.RunStore.new_folder", full)
+        status, _, page = await upload(web.client, csv_bytes("operation,customer_id"), "a.csv")
+    assert status == 500
+    assert (
+        "The server could not keep the upload (No space left on device) — try again later."
+    ) in page
+    assert "Traceback" not in caplog.text
+    assert not (web.data_dir / "runs").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from batchtool.web.pages_runs import find_run, run_page, signed_in_user
 from batchtool.web.render import after_post, respond
 from batchtool.web.runs import RunError
 from batchtool.web.runstore import ID_ROUTE
+
+log = logging.getLogger("batchtool.web")
 
 routes = web.RouteTableDef()
 
@@ -44,9 +47,9 @@ async def new_batch(request: web.Request) -> web.StreamResponse:
     return respond(request, "new.html", _new_batch_data(request), page="new-batch")
 
 
-def _refused(request: web.Request, error: str) -> web.Response:
+def _refused(request: web.Request, error: str, status: int = 400) -> web.Response:
     return respond(
-        request, "new.html", _new_batch_data(request, error), page="new-batch", status=400
+        request, "new.html", _new_batch_data(request, error), page="new-batch", status=status
     )
 
 
@@ -74,6 +77,12 @@ async def check_upload(request: web.Request) -> web.StreamResponse:
         )
     except RunError as exc:
         return _refused(request, str(exc))
+    except OSError as exc:  # a full disk, say: the server's trouble, told without a path
+        log.warning("an upload could not be kept: %s", exc)
+        message = (
+            f"The server could not keep the upload ({exc.strerror or 'error'}) — try again later."
+        )
+        return _refused(request, message, status=500)
     finally:
         reception.discard()
     return after_post(request, f"/runs/{meta.id}")
