@@ -1,10 +1,11 @@
 """The journal: a durable, append-only record of finished rows, so an interrupted run can resume.
 
-One run at a time per results path (an flock'ed ``<results>.lock``); the journal itself is
-``<results>.journal``, JSON Lines: a header naming the input's fingerprint and the options
-that shape the plan, then one line per finished row; a run that ends with every row ok adds
-a last header-shaped line marked ``complete``. A journal of another input or other reading
-options is refused rather than mixed in, unless it is complete (nothing left to resume).
+One run at a time per results path (an flock'ed ``<results>.lock``: :mod:`batchtool.lockfile`);
+the journal itself is ``<results>.journal``, JSON Lines: a header naming the input's
+fingerprint and the options that shape the plan, then one line per finished row; a run that
+ends with every row ok adds a last header-shaped line marked ``complete``. A journal of
+another input or other reading options is refused rather than mixed in, unless it is
+complete (nothing left to resume).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any, Final
 
 import polars as pl
 
-from batchtool import errors, lockfile, model
+from batchtool import errors, model
+from batchtool.lockfile import RunLock
+from batchtool.lockfile import lock_path as lock_path  # the results path's run lock
 from batchtool.results import OUTCOME_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
@@ -44,11 +47,6 @@ _SECRET_OPTION_WORDS: Final = ("password", "apikey")
 def journal_path(results_path: Path) -> Path:
     """The journal beside the results file: ``<results path>.journal``."""
     return results_path.with_name(results_path.name + ".journal")
-
-
-def lock_path(results_path: Path) -> Path:
-    """The lock file that makes one run at a time per results path: ``<results path>.lock``."""
-    return results_path.with_name(results_path.name + ".lock")
 
 
 def _empty_outcomes() -> pl.DataFrame:
@@ -94,25 +92,6 @@ def _check_no_secrets(options: Mapping[str, object]) -> None:
         key = "".join(ch for ch in name.casefold() if ch not in " _-")
         if any(word in key for word in _SECRET_OPTION_WORDS):
             raise ValueError(f"option {name!r} looks like a secret and must not be journalled")
-
-
-def _acquire_lock(path: Path, results_path: Path) -> int:
-    """Take the run lock or raise JournalError; a lock file left by a dead run is simply taken."""
-    try:
-        return lockfile.acquire(path)
-    except lockfile.LockHeld as held:
-        raise errors.JournalError(
-            f"another batchtool run (pid {held.pid}) is writing {results_path} — "
-            "wait for it to finish or choose another --results path"
-        ) from None
-    except lockfile.LockFailed as exc:
-        raise errors.JournalError(
-            f"cannot lock {path}: {exc.strerror} — choose another --results path"
-        ) from exc
-    except OSError as exc:
-        raise errors.JournalError(
-            f"cannot create the lock file {path}: {exc.strerror} — choose another --results path"
-        ) from exc
 
 
 def _read_journal(path: Path, *, repair: bool) -> tuple[list[dict[str, Any]], pl.DataFrame]:
@@ -226,7 +205,7 @@ class Journal:
         self,
         results_path: Path,
         *,
-        lock_fd: int,
+        lock: RunLock,
         fd: int,
         previous: pl.DataFrame,
         header: dict[str, Any],
@@ -234,8 +213,7 @@ class Journal:
         self.results_path = results_path
         self._header = header
         self.path = journal_path(results_path)
-        self._lock_path = lock_path(results_path)
-        self._lock_fd: int | None = lock_fd
+        self._lock: RunLock | None = lock
         self._fd: int | None = fd
         self._previous = previous
         self.recorded = 0  # records written by this run
@@ -269,7 +247,12 @@ class Journal:
         # Stored and compared as JSON sees them: a tuple and a list of the same names are equal.
         stored_options: dict[str, Any] = json.loads(json.dumps(dict(options), default=str))
         path = journal_path(results_path)
-        lock_fd = _acquire_lock(lock_path(results_path), results_path)
+        lock = RunLock.take(
+            lock_path(results_path),
+            what=str(results_path),
+            option="--results",
+            error=errors.JournalError,
+        )
         try:
             previous = _empty_outcomes()
             resuming = False
@@ -319,9 +302,9 @@ class Journal:
             if not resuming:
                 _fsync_dir(path.parent)
         except BaseException:
-            lockfile.release(lock_fd, lock_path(results_path))
+            lock.release()
             raise
-        return cls(results_path, lock_fd=lock_fd, fd=fd, previous=previous, header=header)
+        return cls(results_path, lock=lock, fd=fd, previous=previous, header=header)
 
     def previous(self) -> pl.DataFrame:
         """Outcomes recorded by earlier runs of this journal (last per row), sorted by row."""
@@ -367,7 +350,7 @@ class Journal:
         ``--resume`` on it then sends nothing, and any other run on this results path
         replaces it instead of being refused.
         """
-        if self._lock_fd is None:
+        if self._lock is None:
             return
         try:
             self._stop = True
@@ -384,8 +367,8 @@ class Journal:
                 finally:
                     os.close(fd)
         finally:
-            lock_fd, self._lock_fd = self._lock_fd, None
-            lockfile.release(lock_fd, self._lock_path)
+            lock, self._lock = self._lock, None
+            lock.release()
 
     def __enter__(self) -> Journal:
         return self

@@ -1,9 +1,8 @@
-"""One process at a time: an flock'ed lock file that names its holder's pid.
+"""One run at a time per file a run writes: an flock'ed lock file beside it, holding the pid.
 
-The kernel drops an flock when its holder dies, however it dies (kill -9, a power cut needs
-no lock at all), so a lock file left behind is simply taken by the next process. The file is
-private (0600): anyone who could open it could also flock it and lock its owner out. Callers
-word the refusals: the journal in terms of a results path, the ops page of a data dir.
+The lock is the flock, not the file: a run killed with -9 leaves its lock file behind, and
+the next run simply takes it (the kernel dropped the flock with the process). The holder
+unlinks the file while still holding the flock, so nobody can lock a doomed inode meanwhile.
 """
 
 from __future__ import annotations
@@ -13,23 +12,84 @@ import errno
 import fcntl
 import os
 from pathlib import Path
+from types import TracebackType
+
+from batchtool.errors import BatchtoolError
 
 
-class LockHeld(Exception):
-    """Another live process holds the lock; ``pid`` is what its file says ("unknown" if
-    nothing readable)."""
-
-    def __init__(self, pid: str) -> None:
-        super().__init__(f"locked by pid {pid}")
-        self.pid = pid
+def lock_path(path: Path) -> Path:
+    """The lock file of the file at ``path``: ``<path>.lock``."""
+    return path.with_name(path.name + ".lock")
 
 
-class LockFailed(Exception):
-    """The lock file opened but cannot be locked (e.g. a filesystem without flock)."""
+class RunLock:
+    """A held lock on ``path``; :meth:`release` (or leaving the ``with`` block) lets it go."""
 
-    def __init__(self, strerror: str) -> None:
-        super().__init__(strerror)
-        self.strerror = strerror
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(
+        cls, path: Path, *, what: str, option: str, error: type[BatchtoolError]
+    ) -> RunLock:
+        """Lock ``path`` or raise ``error``: the message names the other run's pid and says
+        that it is writing ``what``, or to choose another ``option`` path."""
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise error(
+                    f"cannot create the lock file {path}: {exc.strerror} — "
+                    f"choose another {option} path"
+                ) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                pid = _read_pid(fd)
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise error(
+                        f"cannot lock {path}: {exc.strerror} — choose another {option} path"
+                    ) from exc
+                raise error(
+                    f"another batchtool run (pid {pid}) is writing {what} — "
+                    f"wait for it to finish or choose another {option} path"
+                ) from None
+            # The previous holder unlinks the file on release; if that happened between our
+            # open and our flock, we hold a lock on a file nobody else will ever open: again.
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            mine = os.fstat(fd)
+            if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Let the lock go (again: nothing)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
 
 
 def _read_pid(fd: int) -> str:
@@ -38,44 +98,3 @@ def _read_pid(fd: int) -> str:
     except OSError:
         return "unknown"
     return text if text.isdigit() else "unknown"
-
-
-def acquire(path: Path) -> int:
-    """Take the lock at ``path`` (created if missing) and write this pid into it.
-
-    Returns the descriptor that holds it (give it to :func:`release`). Raises OSError when
-    the file cannot be created, LockFailed when it cannot be locked, LockHeld when another
-    process holds it.
-    """
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            pid = _read_pid(fd)
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise LockFailed(exc.strerror or str(exc)) from exc
-            raise LockHeld(pid) from None
-        # The previous holder unlinks the file on release; if that happened between our open
-        # and our flock, we hold a lock on a file nobody else will ever open: try again.
-        try:
-            current = os.stat(path)
-        except FileNotFoundError:
-            os.close(fd)
-            continue
-        mine = os.fstat(fd)
-        if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
-            break
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    return fd
-
-
-def release(fd: int, path: Path) -> None:
-    """Give the lock up and remove its file."""
-    # Unlink while still holding the flock, so no one can lock the doomed inode meanwhile.
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    os.close(fd)

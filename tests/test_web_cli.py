@@ -253,8 +253,8 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None
     assert second.returncode == 2, second.stderr
     assert second.stdout == ""
     assert second.stderr == (
-        f"batchtool: error: another batchtool serve (pid {first.proc.pid}) is using the data "
-        f"dir {data_dir} — stop it first, or choose another --data-dir\n"
+        f"batchtool: error: another batchtool run (pid {first.proc.pid}) is writing the data "
+        f"dir {data_dir} — wait for it to finish or choose another --data-dir path\n"
     )
     # Once the first has stopped, the data dir is free again.
     again = ServeProcess(data_dir, tmp_path / "none.toml", {})

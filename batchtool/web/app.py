@@ -28,9 +28,9 @@ from typing import Final
 
 from aiohttp import web
 
-from batchtool import lockfile
 from batchtool.config import Credentials, is_loopback
 from batchtool.errors import UsageError
+from batchtool.lockfile import RunLock
 from batchtool.secret_files import check_private_dir
 from batchtool.web import pages_auth, pages_batch, pages_runs
 from batchtool.web.files import make_private_dir
@@ -199,23 +199,14 @@ def _holding(data_dir: Path) -> Iterator[None]:
             f"cannot create the {DATA_DIR} {data_dir}: {exc.strerror or exc} — "
             "choose another --data-dir"
         ) from None
-    path = data_dir / "serve.lock"
-    try:
-        fd = lockfile.acquire(path)
-    except lockfile.LockHeld as held:
-        raise UsageError(
-            f"another batchtool serve (pid {held.pid}) is using the {DATA_DIR} {data_dir} — "
-            "stop it first, or choose another --data-dir"
-        ) from None
-    except (OSError, lockfile.LockFailed) as exc:
-        raise UsageError(
-            f"cannot lock the {DATA_DIR} {data_dir} ({exc.strerror or exc}) — "
-            "choose another --data-dir"
-        ) from None
-    try:
+    # Taken before anything is read: a second server would mark this one's runs interrupted.
+    with RunLock.take(
+        data_dir / "serve.lock",
+        what=f"the {DATA_DIR} {data_dir}",
+        option="--data-dir",
+        error=UsageError,
+    ):
         yield
-    finally:
-        lockfile.release(fd, path)
 
 
 async def _serve(
