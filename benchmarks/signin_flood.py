@@ -6,7 +6,8 @@ The flood, in a process of its own: ``FLOOD_CLIENTS`` clients at once, each sign
 again and again with a random name and password, as fast as the answers come (an attacker
 does not honour Retry-After). Half of them come from one address, the other half each from
 an address of its own — as a reverse proxy on the server's machine reports them in
-``X-Forwarded-For`` (the driver talks to the page over loopback, as that proxy would).
+``X-Forwarded-For`` (the driver talks to the page over loopback, as that proxy would). It
+runs at a lower priority (``FLOOD_NICE``): a real flood would not take the server's CPU.
 
 Meanwhile, once the flood is under way, a real user signs in ``SIGN_INS`` times from another
 address, one after another: the sign-in page, then the form with the right password. A
@@ -45,6 +46,8 @@ WARM_UP_S = 3.0
 USER_PAUSE_S = 0.5
 #: How long the real user keeps trying, all sign-ins together.
 BUDGET_S = 240.0
+#: The flood process's niceness (see ``_flood``).
+FLOOD_NICE = 10
 
 
 def _flood_address(client: int) -> str:
@@ -101,6 +104,9 @@ def _until_stopped(stop: EventType, parent: int) -> None:
 
 
 def _flood(url: str, stop: EventType, result: Any) -> None:
+    # A real flood spends another machine's CPU; here it shares the server's cores, so it
+    # yields them to the server (and the real user) when both want them.
+    os.nice(FLOOD_NICE)
     asyncio.run(_flood_main(url, stop, result))
 
 
