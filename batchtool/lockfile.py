@@ -22,6 +22,23 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+class LockBusy(Exception):
+    """Another process holds the lock; ``pid`` is the one its file names ("unknown" if none)."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(f"held by pid {pid}")
+        self.pid = pid
+
+
+class LockUnavailable(Exception):
+    """The lock file cannot be created (``creating``) or locked: ``reason`` says why."""
+
+    def __init__(self, reason: str, *, creating: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.creating = creating
+
+
 class RunLock:
     """A held lock on ``path``; :meth:`release` (or leaving the ``with`` block) lets it go."""
 
@@ -30,32 +47,22 @@ class RunLock:
         self._fd: int | None = fd
 
     @classmethod
-    def take(
-        cls, path: Path, *, what: str, option: str, error: type[BatchtoolError]
-    ) -> RunLock:
-        """Lock ``path`` or raise ``error``: the message names the other run's pid and says
-        that it is writing ``what``, or to choose another ``option`` path."""
+    def acquire(cls, path: Path) -> RunLock:
+        """Lock ``path``; LockBusy when another process holds it, LockUnavailable when it
+        cannot be created or locked at all."""
         while True:
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise error(
-                    f"cannot create the lock file {path}: {exc.strerror} — "
-                    f"choose another {option} path"
-                ) from exc
+                raise LockUnavailable(str(exc.strerror or exc), creating=True) from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 pid = _read_pid(fd)
                 os.close(fd)
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise error(
-                        f"cannot lock {path}: {exc.strerror} — choose another {option} path"
-                    ) from exc
-                raise error(
-                    f"another batchtool run (pid {pid}) is writing {what} — "
-                    f"wait for it to finish or choose another {option} path"
-                ) from None
+                    raise LockUnavailable(str(exc.strerror or exc), creating=False) from exc
+                raise LockBusy(pid) from None
             # The previous holder unlinks the file on release; if that happened between our
             # open and our flock, we hold a lock on a file nobody else will ever open: again.
             try:
@@ -70,6 +77,27 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         return cls(path, fd)
+
+    @classmethod
+    def take(
+        cls, path: Path, *, what: str, option: str, error: type[BatchtoolError]
+    ) -> RunLock:
+        """Lock ``path`` or raise ``error``: the message names the other run's pid and says
+        that it is writing ``what``, or to choose another ``option`` path."""
+        try:
+            return cls.acquire(path)
+        except LockBusy as busy:
+            raise error(
+                f"another batchtool run (pid {busy.pid}) is writing {what} — "
+                f"wait for it to finish or choose another {option} path"
+            ) from None
+        except LockUnavailable as exc:
+            if exc.creating:
+                raise error(
+                    f"cannot create the lock file {path}: {exc.reason} — "
+                    f"choose another {option} path"
+                ) from exc
+            raise error(f"cannot lock {path}: {exc.reason} — choose another {option} path") from exc
 
     def release(self) -> None:
         """Let the lock go (again: nothing)."""

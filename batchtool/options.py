@@ -33,8 +33,13 @@ class ReadOptions:
     ignore_columns: Sequence[str] = ()
     operation: str | None = None
     max_rows: int | None = None
+    #: Columns that are no API name, and neither mapped nor named in ``ignore_columns``, are
+    #: ignored too instead of refused (the ops page, for columns it did not offer to map).
+    ignore_unknown: bool = False
 
     def journal_options(self) -> dict[str, object]:
+        # Recorded only when set, so journals written before the option still resume.
+        unknown = {"ignore_unknown": True} if self.ignore_unknown else {}
         return {
             "format": self.fmt,
             "sheet": self.sheet,
@@ -44,6 +49,7 @@ class ReadOptions:
             "map": dict(sorted(self.column_map.items())),
             "ignore_columns": sorted(self.ignore_columns),
             "operation": self.operation,
+            **unknown,
         }
 
 

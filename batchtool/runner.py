@@ -228,8 +228,7 @@ def _settle(
             raise UsageError(f"--canary must be a whole number of rows, 1 or more, not {canary!r}")
         if not journal:
             raise UsageError(
-                "--canary needs the journal, which lets --resume send the rest — "
-                "drop --no-journal"
+                "--canary needs the journal, which lets --resume send the rest — drop --no-journal"
             )
     path = Path(input_path)
     out = Path(results_path) if results_path else default_results_path(path)
@@ -301,6 +300,7 @@ async def _plan(job: Job, snap: snapshot.Snapshot, base_url: str) -> Planning:
             header_row=read.header_row,
             column_map=read.column_map,
             ignore_columns=read.ignore_columns,
+            ignore_unknown=read.ignore_unknown,
             data_path=snap.path,
             # A UTF-8 copy of a UTF-16 (or --encoding) file goes beside the snapshot, and
             # leaves with it.

@@ -3,7 +3,8 @@
 The rule is ssh's for private keys: a file that holds a secret must be closed to group and
 others (``chmod 600``), otherwise it is refused before anything is sent. ``check_private_file``
 is the one place that rule lives; every file batchtool reads a secret from goes through it
-(the config file when it holds ``api_key``, key files, client keys, the ops page's users).
+(the config file when it holds ``api_key``, key files, client keys, the ops page's users);
+``check_private_dir`` is the same rule for a folder of them (the ops page's data dir).
 
 Key files follow the conventions of Docker/Kubernetes secrets and systemd credentials: the
 key is the file's first line, without its line ending. A relative key file name is looked up
@@ -40,10 +41,29 @@ def check_private_file(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path} does not exist") from None
     except OSError as exc:
         raise UsageError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    _refuse_open(path, what, mode, "holds a secret", "600")
+
+
+def check_private_dir(path: Path, what: str) -> None:
+    """Refuse the folder ``path`` (described as ``what``) if group or others may enter it.
+
+    Raises :class:`UsageError` with the fix (``chmod 700 PATH``). Links are followed, as for
+    files; a folder that does not exist is left to its caller to create.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    _refuse_open(path, what, mode, "holds secrets", "700")
+
+
+def _refuse_open(path: Path, what: str, mode: int, holds: str, private: str) -> None:
     if os.name == "posix" and mode & OPEN_TO_OTHERS:
         raise UsageError(
-            f"{what} {path} holds a secret but other users can open it "
-            f"(mode {stat.S_IMODE(mode):04o}) — run: chmod 600 {path}"
+            f"{what} {path} {holds} but other users can open it "
+            f"(mode {stat.S_IMODE(mode):04o}) — run: chmod {private} {path}"
         )
 
 

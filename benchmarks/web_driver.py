@@ -32,7 +32,8 @@ RSS_EVERY_S = 0.1
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _token(html: str) -> str:
+def csrf_token(html: str) -> str:
+    """The CSRF token of a page's first form."""
     found = _CSRF.search(html)
     if not found:
         raise SystemExit("no CSRF token on the page")
@@ -62,7 +63,7 @@ def main() -> None:
     login = http.get(f"{url}/login", timeout=30).text
     http.post(
         f"{url}/login",
-        data={"csrf_token": _token(login), "username": USER, "password": PASSWORD},
+        data={"csrf_token": csrf_token(login), "username": USER, "password": PASSWORD},
         timeout=30,
     ).raise_for_status()
     new_batch = http.get(f"{url}/", timeout=30).text
@@ -72,14 +73,14 @@ def main() -> None:
     with csv.open("rb") as handle:
         plan = http.post(
             f"{url}/check",
-            data={"csrf_token": _token(new_batch), "installation": "bench"},
+            data={"csrf_token": csrf_token(new_batch), "installation": "bench"},
             files={"spreadsheet": (csv.name, handle)},
             timeout=300,
         )
     check_s = time.perf_counter() - started
     plan.raise_for_status()
     run = plan.url.removeprefix(url)
-    http.post(f"{url}{run}/send", data={"csrf_token": _token(plan.text)}, timeout=30)
+    http.post(f"{url}{run}/send", data={"csrf_token": csrf_token(plan.text)}, timeout=30)
 
     pages = [f"{run}.json", run, "/runs", "/"]
     times: list[float] = []

@@ -178,7 +178,7 @@ def test_purge_refuses_while_a_server_holds_the_data_dir(tmp_path: Path) -> None
 
 def test_a_server_does_not_start_during_a_purge(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(mode=0o700)
     with holding(data_dir):
         result = CliRunner().invoke(main, ["serve", "--port", "0", "--data-dir", str(data_dir)])
     assert result.exit_code == 2

@@ -471,3 +471,13 @@ def test_an_operator_asks_another_person_approves_and_sends(
     )
     log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
     assert sorted(entry["lookup"][1] for entry in log) == ["11", "12", "13"]
+
+
+def test_signing_in_never_leaves_this_site(page: Page, server: Served) -> None:
+    # The tab is dropped by the browser: "/\t/example.com" would be "//example.com".
+    page.goto(server.url + "/login?next=/%09/example.com")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="New batch")).to_be_visible()
+    expect(page).to_have_url(server.url + "/")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,14 @@ class Browserless:
         return data
 
 
+def _serve_for(tmp_path: Path, sim_url: str) -> tuple[ServeProcess, Path]:
+    """A server (not started) whose profile "staging" sends to ``sim_url``, user alice."""
+    config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
+    data_dir = tmp_path / "data"
+    add_user(data_dir)
+    return ServeProcess(data_dir, config, {KEY_ENV: DEFAULT_API_KEY}), data_dir
+
+
 def _wait(check: Any, what: str) -> Any:
     for _ in range(600):
         if found := check():
@@ -165,10 +174,7 @@ def test_a_server_killed_mid_run_resumes_after_a_restart_without_resending(
     tmp_path: Path, simulator_process: SimulatorProcesses
 ) -> None:
     sim_url = simulator_process("--latency-ms", "30", "--customers", "2000")
-    config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
-    data_dir = tmp_path / "data"
-    add_user(data_dir)
-    server = ServeProcess(data_dir, config, {KEY_ENV: DEFAULT_API_KEY})
+    server, data_dir = _serve_for(tmp_path, sim_url)
     page = Browserless(server.start())
     try:
         page.sign_in()
@@ -207,10 +213,7 @@ def test_sigterm_stops_a_sending_run_gracefully(
     tmp_path: Path, simulator_process: SimulatorProcesses
 ) -> None:
     sim_url = simulator_process("--latency-ms", "30", "--customers", "2000")
-    config = write_profile(tmp_path / "config.toml", sim_url, DEFAULT_API_USERNAME)
-    data_dir = tmp_path / "data"
-    add_user(data_dir)
-    server = ServeProcess(data_dir, config, {KEY_ENV: DEFAULT_API_KEY})
+    server, data_dir = _serve_for(tmp_path, sim_url)
     page = Browserless(server.start())
     try:
         page.sign_in()
@@ -235,3 +238,69 @@ def test_serve_names_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
         f"batchtool: error: cannot create the data dir {data_dir}: Not a directory — "
         "choose another --data-dir\n"
     )
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = ServeProcess(data_dir, tmp_path / "none.toml", {})
+    first.start()
+    try:
+        second = first.refused()
+        assert first.proc is not None and first.proc.poll() is None  # still serving
+        assert requests.get(first.url + "/login", timeout=10).status_code == 200
+    finally:
+        assert first.stop() == 0
+    assert second.returncode == 2, second.stderr
+    assert second.stdout == ""
+    assert second.stderr == (
+        f"batchtool: error: another batchtool process (pid {first.proc.pid}) is using the data "
+        f"dir {data_dir} — stop it first, or choose another --data-dir\n"
+    )
+    # Once the first has stopped, the data dir is free again.
+    again = ServeProcess(data_dir, tmp_path / "none.toml", {})
+    again.start()
+    assert again.stop() == 0
+
+
+def test_a_data_dir_open_to_others_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.chmod(data_dir, 0o755)
+    result = ServeProcess(data_dir, tmp_path / "none.toml", {}).refused()
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"batchtool: error: data dir {data_dir} holds secrets but other users can open it "
+        f"(mode 0755) — run: chmod 700 {data_dir}\n"
+    )
+
+
+def test_every_file_of_a_run_is_private(
+    tmp_path: Path, simulator_process: SimulatorProcesses
+) -> None:
+    sim_url = simulator_process("--customers", "50")
+    server, data_dir = _serve_for(tmp_path, sim_url)
+    page = Browserless(server.start())
+    try:
+        page.sign_in()
+        run = page.upload(csv_bytes("operation,customer_id,Notes", "lock,1,x", "lock,2,y"), "f.csv")
+        page.post(run + "/columns")  # ignore Notes: the column choices are remembered
+        page.post(run + "/send")
+        _wait(lambda: page.run(run)["run"]["status"] == "finished", "finished")
+        for download in ("/plan.csv", "/results.csv", "/results.xlsx"):
+            assert page.http.get(page.url + run + download, timeout=30).status_code == 200
+    finally:
+        assert server.stop() == 0
+    folder = data_dir / "runs" / run.rsplit("/", 1)[1]
+    assert {p.name for p in folder.iterdir()} >= {
+        "input.csv",
+        "meta.json",
+        "plan.csv",
+        "results.csv",
+        "results.csv.journal",
+        "results.xlsx",
+    }
+    modes = {
+        str(p.relative_to(data_dir)): stat.S_IMODE(p.stat().st_mode)
+        for p in [data_dir, *data_dir.rglob("*")]
+    }
+    assert modes == {name: 0o700 if (data_dir / name).is_dir() else 0o600 for name in modes}, modes

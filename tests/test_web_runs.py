@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import logging
+import os
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import openpyxl
@@ -27,8 +31,9 @@ from web_support import (
     wait_for_status,
 )
 
+from batchtool.errors import InputError
 from batchtool.simulator import FaultConfig
-from batchtool.web import Users, make_app
+from batchtool.web import Users, checking, make_app
 from batchtool.web.runstore import display_name
 
 PLAN_CSV = csv_bytes(
@@ -402,3 +407,126 @@ async def test_each_installation_is_exactly_its_profile(
     assert data["run"]["samples"] == [
         f"PATCH {web.simulator.base_url}/api/customer/lock  customer_id=4"
     ]
+
+
+def _meta_bytes(data_dir: Path, run_path: str) -> int:
+    return (run_folder(data_dir, run_path) / "meta.json").stat().st_size
+
+
+async def test_a_megabyte_header_is_cut_in_what_the_run_keeps_and_shows(web: WebServer) -> None:
+    huge = "h" * 1_000_000
+    content = csv_bytes(f"operation,customer_id,{huge}", "lock,1,x")
+    _, path, page = await upload(web.client, content, "huge.csv")
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] in ("columns", "rejected")
+    # Refused by the reader's cell limit, or named as an unknown column: either way cut.
+    assert len(data["run"]["message"]) <= 500 and "h" * 500 not in data["run"]["message"]
+    assert _meta_bytes(web.data_dir, path) < 20_000
+    assert len(page) < 50_000
+    runs = await (await web.client.get("/runs.json")).read()
+    assert len(runs) < 20_000
+
+
+def test_a_csv_longer_than_a_spreadsheet_is_refused_by_the_page_check(tmp_path: Path) -> None:
+    # The CLI streams any number of CSV rows; the page reads spreadsheets, within its memory.
+    dump = tmp_path / "input.csv"
+    dump.write_bytes(b"customer_id\n" + b"1\n" * 1_048_577)
+    with pytest.raises(InputError) as refused:
+        checking.check(dump, plan_path=tmp_path / "plan.csv", options={}, credentials=None)
+    assert "has more than 1,048,576 rows, the most a spreadsheet holds" in str(refused.value)
+
+
+async def test_sixteen_thousand_unknown_columns_offer_a_hundred_with_a_note(
+    web: WebServer,
+) -> None:
+    extra = [f"extra{i:05d}" for i in range(16_000)]
+    content = csv_bytes(",".join(["operation", "customer_id", *extra]), "lock,1" + ",x" * 16_000)
+    _, path, page = await upload(web.client, content, "wide.csv")
+    assert page.count("<select ") == 100
+    assert (
+        "This file has 16,000 columns the API\ndoes not know; the first 100 are shown. The other\n"
+        "15,900 are ignored when you press Check: not sent, and still shown in the\nresults."
+    ) in page
+    data = await run_json(web.client, path)
+    assert data["run"]["unknown_total"] == 16_000
+    assert [c["header"] for c in data["run"]["unknown_columns"]] == extra[:100]
+    assert len(data["run"]["message"]) <= 500
+    assert _meta_bytes(web.data_dir, path) < 30_000
+    assert len(page) < 200_000
+
+
+async def test_columns_not_offered_are_ignored_when_the_person_goes_on(web: WebServer) -> None:
+    extra = [f"extra{i:03d}" for i in range(150)]
+    content = csv_bytes(
+        ",".join(["operation", "customer_id", *extra]),
+        "set,1," + ",".join(f"v{i}" for i in range(150)),
+    )
+    _, path, page = await upload(web.client, content, "wide.csv")
+    assert "The other\n50 are ignored when you press Check" in page
+    status, _ = await post_form(
+        web.client, path + "/columns", {"column-3": "city"}, token_from=path
+    )
+    assert status == 200
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] == "planned"
+    assert data["run"]["samples"] == [
+        f"PATCH {web.simulator.base_url}/api/customer/set_customer_details  customer_id=1&city=v3"
+    ]
+    meta = json.loads((run_folder(web.data_dir, path) / "meta.json").read_text())
+    assert meta["options"]["column_map"] == {"extra003": "city"}
+    assert len(meta["options"]["ignore_columns"]) == 99 and meta["options"]["ignore_unknown"]
+
+
+async def test_no_message_names_a_server_path_or_a_pid(
+    web: WebServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _, path, _ = await upload(web.client, csv_bytes("operation,customer_id", "lock,1"), "a.csv")
+    lock = run_folder(web.data_dir, path) / "results.csv.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another run on this results path
+        os.write(fd, f"{os.getpid()}\n".encode())
+        await post_form(web.client, path + "/send", token_from=path)
+        data = await wait_for_status(web.client, path)
+    finally:
+        os.close(fd)
+    assert data["run"]["status"] == "aborted"
+    assert data["run"]["message"] == (
+        "another batchtool run is writing the results — wait for it to finish or choose "
+        "another --results path"
+    )
+    page = await (await web.client.get(path)).text()
+    assert "another batchtool run is writing the results" in page
+    assert str(web.data_dir) in caplog.text  # the admin finds where, in the log
+
+    config_path = web.config.config_path
+    assert config_path is not None
+    config_path.write_text("[profiles.staging\n")  # broken: cannot be parsed
+    for new_batch in ("/", "/.json"):
+        text = await (await web.client.get(new_batch)).text()
+        assert "config file" in text
+        for secret in (str(config_path), str(web.data_dir), f"pid {os.getpid()}"):
+            assert secret not in text
+    for seen in ("/runs", "/runs.json", path, path + ".json"):
+        text = await (await web.client.get(seen)).text()
+        assert str(web.data_dir) not in text and f"pid {os.getpid()}" not in text
+
+
+async def test_a_check_that_runs_out_of_memory_is_refused_and_the_server_goes_on(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    with monkeypatch.context() as patched:
+        patched.setattr("batchtool.web.checking.run_batch", out_of_memory)
+        _, path, _ = await upload(web.client, PLAN_CSV, "giant.csv")
+    data = await run_json(web.client, path)
+    assert data["run"]["status"] == "rejected"
+    assert data["run"]["message"] == (
+        "giant.csv: checking this file needs more memory than the server has — split it into "
+        "smaller files and upload them one at a time"
+    )
+    _, again, _ = await upload(web.client, PLAN_CSV, "small.csv")
+    assert (await run_json(web.client, again))["run"]["status"] == "planned"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import FormData, web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, make_mocked_request
 
 if TYPE_CHECKING:
     from batchtool.simulator import Simulator
@@ -173,22 +173,31 @@ class ServeProcess:
         self.url = ""
         self.output: list[str] = []
 
+    def command(self, *args: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "batchtool",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+            "--config",
+            str(self.config_path),
+            *args,
+        ]
+
+    def refused(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a server that is expected to refuse to start: how it ended."""
+        return subprocess.run(
+            self.command(*args), capture_output=True, text=True, env=self.env, timeout=SERVE_READY_S
+        )
+
     def start(self, *args: str) -> str:
         """Start it; returns its URL once it listens."""
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "batchtool",
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(self.data_dir),
-                "--config",
-                str(self.config_path),
-                *args,
-            ],
+            self.command(*args),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -232,6 +241,16 @@ class ServeProcess:
         self.proc.stdout.close()
 
 
+def request_from(peer: str, method: str, path: str, headers: dict[str, str]) -> web.Request:
+    """A request as if it came from ``peer`` (a test of who the client is)."""
+
+    class Transport:
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (peer, 40000) if name == "peername" else default
+
+    return make_mocked_request(method, path, headers=headers, transport=Transport())
+
+
 def write_profile(path: Path, base_url: str, username: str) -> Path:
     path.write_text(
         f'[profiles.{PROFILE}]\nbase_url = "{base_url}"\n'
@@ -269,6 +288,7 @@ def seed_runs(runs_dir: Path, base_url: str, runs: list[tuple[str, str, str]]) -
     store = RunStore(runs_dir)
     for name, user, status in runs:
         meta = store.create(
+            run_id=store.new_folder(),
             file_name=name,
             extension=".csv",
             installation=PROFILE,

@@ -117,12 +117,14 @@ def read_input(
     header_row: int | None = None,
     column_map: Mapping[str, str] | None = None,
     ignore_columns: Sequence[str] = (),
+    ignore_unknown: bool = False,
     data_path: str | Path | None = None,
     scratch_dir: str | Path | None = None,
     max_rows: int | None = None,
 ) -> InputTable:
     """Open ``path`` lazily, find and check its header and first row, name its columns by the API.
 
+    ``ignore_unknown``: columns that are no API name are ignored instead of refused.
     ``data_path``: read the bytes from there instead (a snapshot of ``path`` taken for the
     run); messages, the format by extension and ``polars_errors`` still speak of ``path``.
     ``scratch_dir``: where a file in another encoding than UTF-8 is copied as UTF-8, for the
@@ -165,7 +167,12 @@ def read_input(
             unguarded = [None if h is None else unguard(h) for h in raw.headers]
             raw = replace(raw, headers=unguarded, formula_guarded=True)
         names, headers = name_columns(
-            name, raw, column_map, ignore_columns, header_hint=_header_hint(chosen, header_row)
+            name,
+            raw,
+            column_map,
+            ignore_columns,
+            header_hint=_header_hint(chosen, header_row),
+            ignore_unknown=ignore_unknown,
         )
         if not headers:
             raise InputError(f"{name}: the file has no columns — is it the right file?")

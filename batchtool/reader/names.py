@@ -81,12 +81,14 @@ def name_columns(
     ignore_columns: Sequence[str],
     *,
     header_hint: str | None = None,
+    ignore_unknown: bool = False,
 ) -> tuple[list[str | None], dict[str, str]]:
     """Each column's frame name (None: an empty unnamed Excel column, dropped), and headers.
 
     A results file's own columns (``status``, ``error``, ...) are named ``result:status``, ...
     ``header_hint`` ends the unknown-columns message when no header cell names anything
-    batchtool knows (the header may be further down).
+    batchtool knows (the header may be further down). ``ignore_unknown``: a column that
+    names nothing batchtool knows is ignored, as if named in ``ignore_columns``.
     """
     targets = _map_targets(name, column_map)
     norm_targets = {api.normalise_column_name(k): v for k, v in targets.items()}
@@ -133,6 +135,8 @@ def name_columns(
             col = api.COLUMN_LOOKUP[norm]
         elif results and header in _BOOKKEEPING:
             col = BOOKKEEPING_PREFIX + header
+        elif ignore_unknown:
+            col = IGNORED_PREFIX + header
         else:
             unknown.append(header)
             names.append(None)

@@ -3,19 +3,21 @@ watch it, download the results — through the same engine, journal and results 
 
 Modules, one job each: ``app`` (the application object and ``serve``), ``settings`` (data
 dir and server settings), ``datadir`` (one process at a time holds a data dir), ``users``
-and ``sessions`` (who may sign in, with which role; who is signed in), ``security`` (the
-middlewares every request passes), ``permissions`` (the roles, the actions, the table of
-who may do what, ``allowed``), ``guard`` (the middleware that asks ``allowed`` for every
-route), ``render`` (pages, JSON twins, error pages), ``pages_auth`` / ``pages_batch`` /
-``pages_runs`` / ``pages_approval`` / ``pages_audit`` (the handlers), ``runs`` (every
-run's lifecycle), ``approval`` (when a run needs a second person, and what binds it),
-``runstore`` (run folders and ``meta.json``), ``checking`` (the dry run behind a plan),
-``sending`` (a run in its own thread), ``live`` (a sending run's live state), ``tables``
-(what pages read from run files: errors grouped, the Excel downloads), ``story`` (who did
-what to a run, and when), ``auditing`` (what the page writes to the audit log),
-``retention`` (old runs' customer data deleted), ``runlist`` (the Runs list's pages and
-filters), ``words`` (times and reasons in words), ``mappings`` (remembered column
-choices), ``installations`` (profiles the page offers), ``files`` (private JSON files).
+and ``sessions`` (who may sign in, with which role; who is signed in), ``signin`` (sign-in
+throttles and the fair queue in front of password hashing), ``security`` (the middlewares
+every request passes), ``forms`` (request bodies within limits, uploads streamed to disk),
+``permissions`` (the roles, the actions, the table of who may do what, ``allowed``),
+``guard`` (the middleware that asks ``allowed`` for every route), ``render`` (pages, JSON
+twins, error pages), ``pages_auth`` / ``pages_batch`` / ``pages_runs`` / ``pages_approval``
+/ ``pages_audit`` (the handlers), ``runs`` (every run's lifecycle), ``approval`` (when a run
+needs a second person, and what binds it), ``runstore`` (run folders and ``meta.json``),
+``checking`` (the dry run behind a plan), ``shown`` (engine messages and file content as
+pages show them), ``sending`` (a run in its own thread), ``live`` (a sending run's live
+state), ``tables`` (what pages read from run files: errors grouped, the Excel downloads),
+``story`` (who did what to a run, and when), ``auditing`` (what the page writes to the audit
+log), ``retention`` (old runs' customer data deleted), ``runlist`` (the Runs list's pages and
+filters), ``words`` (times and reasons in words), ``mappings`` (remembered column choices),
+``installations`` (profiles the page offers), ``files`` (private JSON files).
 """
 
 from batchtool.web.app import check_bind, make_app, serve

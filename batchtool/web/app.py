@@ -1,7 +1,18 @@
 """The ops page's application object and the blocking ``serve`` behind ``batchtool serve``.
 
-``make_app(config)`` is what tests drive in process; ``serve`` adds the refusals that
-protect a first start (no users yet on a public address), listening, and signals.
+``make_app(config)`` is what tests drive in process; ``serve`` adds what protects the data
+dir and a first start, listening, and signals:
+
+- the data dir is private (0700; one open to other users is refused with the ``chmod``
+  fix), and one server at a time holds it (an flock'ed ``serve.lock`` naming its pid, taken
+  before anything is read: a second server would mark the first one's sending runs
+  interrupted);
+- every file the server creates is private: the engine creates its files (results, plan,
+  journal, lock, snapshot, Excel copy) as any Unix tool does, 0666 less the umask, because a
+  CLI user's results are often meant for colleagues; a run folder's files hold customer data
+  that nobody but the server reads, so ``serve`` runs with umask 077 and the kernel makes
+  each of them 0600 as it is created — those the engine may add later included;
+- no public address while nobody can sign in.
 """
 
 from __future__ import annotations
@@ -9,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +31,7 @@ from aiohttp import web
 from batchtool.audit import AuditLog
 from batchtool.config import Credentials, is_loopback
 from batchtool.errors import UsageError
+from batchtool.secret_files import check_private_dir
 from batchtool.web import (
     pages_approval,
     pages_audit,
@@ -29,14 +42,17 @@ from batchtool.web import (
 )
 from batchtool.web.datadir import DataDirBusy, holding
 from batchtool.web.files import make_private_dir
+from batchtool.web.forms import FORM_BYTES, body_limit_middleware
 from batchtool.web.guard import permission_middleware
 from batchtool.web.installations import Installations
 from batchtool.web.keys import (
     AUDIT,
     CONFIG,
+    HASHING,
     INSTALLATIONS,
     RUNS,
     SESSIONS,
+    SIGN_IN_FORMS,
     TEMPLATES,
     THROTTLE,
     USERS,
@@ -51,38 +67,54 @@ from batchtool.web.security import (
     session_middleware,
     signed_in_middleware,
 )
-from batchtool.web.sessions import Sessions, SignInThrottle
+from batchtool.web.sessions import Sessions, SignInForms
 from batchtool.web.settings import WebConfig
+from batchtool.web.shown import Telling
+from batchtool.web.signin import HashQueue, SignInThrottle, hash_workers
 from batchtool.web.users import Users
 
 log = logging.getLogger("batchtool.web")
 
 #: Customers the built-in simulator knows (seeded lazily): enough for any file one tries.
 SIMULATOR_CUSTOMERS: Final = 10_000_000
-#: Room for the form's other fields beside the file in an upload.
-_FORM_OVERHEAD_BYTES: Final = 64 * 1024
 STATIC_DIR: Final = Path(__file__).with_name("static")
+DATA_DIR: Final = "data dir"
+#: Files a process of this user creates while serving: owner only.
+PRIVATE_UMASK: Final = 0o077
 
 
-def make_app(config: WebConfig) -> web.Application:
+def make_app(config: WebConfig, *, hashing: HashQueue | None = None) -> web.Application:
+    """The page; ``hashing`` is injectable for tests (default: threads of its own)."""
     app = web.Application(
         middlewares=[
             errors_middleware,
             session_middleware,
             signed_in_middleware,
             permission_middleware,
+            body_limit_middleware,
             csrf_middleware,
         ],
-        client_max_size=config.max_upload_bytes + _FORM_OVERHEAD_BYTES,
+        # What any route reads at most before body_limit_middleware gives it its own limit.
+        client_max_size=FORM_BYTES,
     )
     installations = Installations(config.config_path)
+    config_file = "the server's config file"
+    telling = Telling(
+        {
+            config.data_dir: "the server's data dir",
+            installations.config_path: config_file,
+            f"config file {installations.config_path}": config_file,
+        }
+    )
     app[CONFIG] = config
     app[USERS] = Users(config.users_path)
     app[SESSIONS] = Sessions(ttl_s=config.session_ttl_s, clock=config.clock)
+    app[SIGN_IN_FORMS] = SignInForms(clock=config.clock)
     app[THROTTLE] = SignInThrottle(clock=config.clock)
+    app[HASHING] = hashing or HashQueue(workers=hash_workers())
     app[INSTALLATIONS] = installations
     app[RUNS] = RunManager(
-        RunStore(config.runs_dir), installations, ColumnMemory(config.mappings_path)
+        RunStore(config.runs_dir), installations, ColumnMemory(config.mappings_path), telling
     )
     app[TEMPLATES] = templates()
     app[AUDIT] = AuditLog(config.audit_path)
@@ -96,7 +128,13 @@ def make_app(config: WebConfig) -> web.Application:
     app.cleanup_ctx.append(_simulator)
     app.cleanup_ctx.append(_runs)
     app.cleanup_ctx.append(_retention)
+    app.cleanup_ctx.append(_hashing)
     return app
+
+
+async def _hashing(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[HASHING].close()
 
 
 async def _simulator(app: web.Application) -> AsyncIterator[None]:
@@ -161,27 +199,47 @@ def serve(
 ) -> None:
     """Serve the page until SIGINT or SIGTERM, then stop sending runs gracefully. Blocks.
 
-    Raises UsageError before listening on a public address while no user exists (see
-    ``check_bind``), or when the users file is open to others; ``on_warning`` hears why a
-    public address needs care. ``on_ready(url)`` is called once it listens.
+    Raises UsageError when the data dir is open to others or another server holds it,
+    before listening on a public address while no user exists (see ``check_bind``), or when
+    the users file is open to others; ``on_warning`` hears why a public address needs care.
+    ``on_ready(url)`` is called once it listens.
     """
+    with _private_files(), _holding(config.data_dir):
+        warning = check_bind(host, Users(config.users_path))
+        if warning and on_warning is not None:
+            on_warning(warning)
+        asyncio.run(_serve(config, host, port, on_ready))
+
+
+@contextlib.contextmanager
+def _private_files() -> Iterator[None]:
+    previous = os.umask(PRIVATE_UMASK)
     try:
-        make_private_dir(config.data_dir)
+        yield
+    finally:
+        os.umask(previous)
+
+
+@contextlib.contextmanager
+def _holding(data_dir: Path) -> Iterator[None]:
+    """The data dir, private and locked for this server; UsageError says why not."""
+    check_private_dir(data_dir, DATA_DIR)
+    try:
+        make_private_dir(data_dir)
     except OSError as exc:
         raise UsageError(
-            f"cannot create the data dir {config.data_dir}: {exc.strerror or exc} — "
+            f"cannot create the {DATA_DIR} {data_dir}: {exc.strerror or exc} — "
             "choose another --data-dir"
         ) from None
+    # Taken before anything is read: a second server would mark this one's runs interrupted,
+    # and a purge would delete files this server still shows.
     try:
-        with holding(config.data_dir):
-            warning = check_bind(host, Users(config.users_path))
-            if warning and on_warning is not None:
-                on_warning(warning)
-            asyncio.run(_serve(config, host, port, on_ready))
+        with holding(data_dir):
+            yield
     except DataDirBusy as busy:
         raise UsageError(
-            f"another batchtool process (pid {busy.pid}) is using the data dir "
-            f"{config.data_dir} — stop it first, or choose another --data-dir"
+            f"another batchtool process (pid {busy.pid}) is using the {DATA_DIR} {data_dir} "
+            "— stop it first, or choose another --data-dir"
         ) from None
 
 

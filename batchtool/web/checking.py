@@ -2,35 +2,46 @@
 
 The plan file the dry run writes is the page's "Download plan (CSV)": every row, valid or
 invalid and why, masked and formula-guarded like any results file.
+
+Unknown columns are offered for mapping ``COLUMNS_SHOWN`` at most, and only those whose
+header could be a column's name (``shown.HEADER_CHARS``): a file with thousands of them
+gets a page that still renders, and the columns not offered are ignored when the person
+goes on (``ignore_unknown``: not sent, still in the results).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from batchtool import api
 from batchtool.config import Credentials
-from batchtool.errors import BatchtoolError, UnknownColumn, UnknownColumnsError
+from batchtool.errors import UnknownColumn, UnknownColumnsError
+from batchtool.reader import MAX_ROWS
 from batchtool.runner import ReadOptions, run_batch
-from batchtool.web import runstore, tables
+from batchtool.web import runstore, shown, tables
+
+#: Unknown columns the mapping step offers at most.
+COLUMNS_SHOWN: Final = 100
+#: Sample requests kept for the plan page.
+SAMPLES_SHOWN: Final = 3
 
 
 def read_options(options: Mapping[str, Any]) -> ReadOptions:
-    """The reading options a run's ``meta.json`` records, as the runner takes them."""
+    """The reading options a run's ``meta.json`` records, as the runner takes them. Every
+    format is held to a spreadsheet's rows: the page reads spreadsheets, not database dumps,
+    and a check must fit the server's memory."""
     return ReadOptions(
+        max_rows=MAX_ROWS,
         sheet=options.get("sheet"),
         column_map=dict(options.get("column_map") or {}),
         ignore_columns=tuple(options.get("ignore_columns") or ()),
         operation=options.get("operation"),
+        ignore_unknown=bool(options.get("ignore_unknown")),
     )
-
-
-def speak_of(message: str, stored: Path, file_name: str) -> str:
-    """``message`` naming the file as uploaded instead of where the server keeps it."""
-    return message.replace(str(stored), file_name)
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,6 @@ class CheckResult:
 def check(
     input_path: Path,
     *,
-    file_name: str,
     plan_path: Path,
     options: Mapping[str, Any],
     credentials: Credentials | None,
@@ -55,7 +65,9 @@ def check(
     """Read and plan the upload, write the plan file; blocking (run it off the event loop).
 
     ``earlier``: the statuses of the run whose failed rows this one sends again (the upload
-    is that run's input): the rows it did are planned as skipped."""
+    is that run's input): the rows it did are planned as skipped. Unknown columns are a
+    result (to map); any other BatchtoolError is raised, its message for the caller to tell.
+    """
     try:
         report = run_batch(
             input_path,
@@ -68,11 +80,7 @@ def check(
         )
         invalid = tables.invalid_rows(plan_path) if report.plan.invalid else []
     except UnknownColumnsError as exc:
-        return CheckResult(
-            runstore.COLUMNS, speak_of(str(exc), input_path, file_name), unknown=exc.columns
-        )
-    except BatchtoolError as exc:
-        return CheckResult(runstore.REJECTED, speak_of(str(exc), input_path, file_name))
+        return CheckResult(runstore.COLUMNS, str(exc), unknown=exc.columns)
     plan = report.plan
     return CheckResult(
         runstore.PLANNED,
@@ -83,16 +91,23 @@ def check(
             "by_operation": plan.by_operation,
             "preset": plan.preset,
         },
-        samples=report.sample_requests,
+        samples=tuple(shown.cut(line) for line in report.sample_requests[:SAMPLES_SHOWN]),
         invalid_rows=invalid,
     )
+
+
+def offered(unknown: Sequence[UnknownColumn]) -> list[UnknownColumn]:
+    """The unknown columns the mapping step offers: the first ``COLUMNS_SHOWN`` whose header
+    could be a column's name."""
+    fit = (column for column in unknown if len(column.header) <= shown.HEADER_CHARS)
+    return list(itertools.islice(fit, COLUMNS_SHOWN))
 
 
 def column_choices(
     unknown: Sequence[UnknownColumn], remembered: Mapping[str, str] | None
 ) -> list[dict[str, Any]]:
-    """Each unknown column with what the mapping step preselects: the choice remembered for
-    these headers, else the closest API name, else ignore ("")."""
+    """Each unknown column offered with what the mapping step preselects: the choice
+    remembered for these headers, else the closest API name, else ignore ("")."""
     return [
         {
             "header": column.header,
@@ -107,8 +122,11 @@ def column_choices(
     ]
 
 
-def apply_choices(options: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
-    """``options`` with each header in ``choices`` mapped to its API name, or ignored ("")."""
+def apply_choices(
+    options: Mapping[str, Any], choices: Mapping[str, str], *, ignore_rest: bool
+) -> dict[str, Any]:
+    """``options`` with each header in ``choices`` mapped to its API name, or ignored ("");
+    ``ignore_rest``: the unknown columns not offered are ignored too."""
     column_map = dict(options.get("column_map") or {})
     ignored = list(options.get("ignore_columns") or ())
     for header, target in choices.items():
@@ -116,7 +134,8 @@ def apply_choices(options: Mapping[str, Any], choices: Mapping[str, str]) -> dic
             column_map[header] = target
         elif header not in ignored:
             ignored.append(header)
-    return {**options, "column_map": column_map, "ignore_columns": ignored}
+    rest = {"ignore_unknown": True} if ignore_rest else {}
+    return {**options, "column_map": column_map, "ignore_columns": ignored, **rest}
 
 
 def is_api_name(name: str) -> bool:

@@ -15,9 +15,9 @@ import logging
 
 from aiohttp import web
 
+from batchtool.web.forms import Handler
 from batchtool.web.keys import ACTOR, RUNS, SESSION, USERS
 from batchtool.web.permissions import PUBLIC, Action, Actor, allowed, declared, refusal
-from batchtool.web.security import Handler
 
 log = logging.getLogger("batchtool.web")
 

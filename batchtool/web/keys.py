@@ -11,14 +11,17 @@ from batchtool.audit import AuditLog
 from batchtool.web.installations import Installations
 from batchtool.web.permissions import Actor
 from batchtool.web.runs import RunManager
-from batchtool.web.sessions import Session, Sessions, SignInThrottle
+from batchtool.web.sessions import Session, Sessions, SignInForms
 from batchtool.web.settings import WebConfig
+from batchtool.web.signin import HashQueue, SignInThrottle
 from batchtool.web.users import Users
 
 CONFIG: Final = web.AppKey("config", WebConfig)
 USERS: Final = web.AppKey("users", Users)
 SESSIONS: Final = web.AppKey("sessions", Sessions)
+SIGN_IN_FORMS: Final = web.AppKey("sign-in forms", SignInForms)
 THROTTLE: Final = web.AppKey("throttle", SignInThrottle)
+HASHING: Final = web.AppKey("hashing", HashQueue)
 INSTALLATIONS: Final = web.AppKey("installations", Installations)
 RUNS: Final = web.AppKey("runs", RunManager)
 TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)

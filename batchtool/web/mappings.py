@@ -1,5 +1,10 @@
 """Column choices remembered per installation: the next upload with the same unknown headers
-finds them preselected instead of the guesses."""
+finds them preselected instead of the guesses.
+
+Only what the mapping step offered is remembered (at most ``checking.COLUMNS_SHOWN``
+headers, each of a column name's length), keyed by those headers and, when there were more
+unknown columns than offered, how many there were.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pathlib import Path
 from batchtool.web.files import make_private_dir, read_json, write_json
 
 
-def _key(headers: Sequence[str]) -> str:
-    return json.dumps(list(headers), ensure_ascii=False)
+def _key(headers: Sequence[str], total: int) -> str:
+    more = [total] if total > len(headers) else []
+    return json.dumps([*headers, *more], ensure_ascii=False)
 
 
 class ColumnMemory:
@@ -27,12 +33,15 @@ class ColumnMemory:
             return {}  # a damaged memory only costs the preselection
         return data if isinstance(data, dict) else {}
 
-    def recall(self, installation: str, headers: Sequence[str]) -> dict[str, str] | None:
-        found = self._all().get(installation, {}).get(_key(headers))
+    def recall(
+        self, installation: str, headers: Sequence[str], total: int
+    ) -> dict[str, str] | None:
+        """The choices remembered for the offered ``headers`` of ``total`` unknown columns."""
+        found = self._all().get(installation, {}).get(_key(headers, total))
         return dict(found) if isinstance(found, dict) else None
 
-    def remember(self, installation: str, choices: Mapping[str, str]) -> None:
+    def remember(self, installation: str, choices: Mapping[str, str], total: int) -> None:
         data = self._all()
-        data.setdefault(installation, {})[_key(list(choices))] = dict(choices)
+        data.setdefault(installation, {})[_key(list(choices), total)] = dict(choices)
         make_private_dir(self.path.parent)
         write_json(self.path, data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from batchtool import audit
-from batchtool.web import approval, auditing
+from batchtool.web import approval, auditing, forms
 from batchtool.web.keys import RUNS
 from batchtool.web.pages_runs import act, confirmed_forget, find_run, signed_in_user
 from batchtool.web.permissions import Action, needs
@@ -54,7 +54,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
 @needs(Action.APPROVE)
 async def reject(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
-    reason = str((await request.post()).get("reason") or "")
+    reason = (await forms.fields(request)).get("reason", "")
     user = signed_in_user(request)
     manager = request.app[RUNS]
     return await act(

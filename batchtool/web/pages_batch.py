@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Final
 
 from aiohttp import web
 
 from batchtool import api, audit
 from batchtool.errors import UsageError
 from batchtool.reader import FORMATS
-from batchtool.web import auditing
+from batchtool.web import auditing, forms
 from batchtool.web.keys import INSTALLATIONS, RUNS
 from batchtool.web.pages_runs import find_run, run_page, signed_in_user
 from batchtool.web.permissions import Action, needs
@@ -17,7 +18,12 @@ from batchtool.web.render import after_post, respond
 from batchtool.web.runs import RunError
 from batchtool.web.runstore import ID_ROUTE
 
+log = logging.getLogger("batchtool.web")
+
 routes = web.RouteTableDef()
+
+#: The upload form's file field.
+SPREADSHEET: Final = "spreadsheet"
 
 
 def _new_batch_data(request: web.Request, error: str | None = None) -> dict[str, Any]:
@@ -26,10 +32,9 @@ def _new_batch_data(request: web.Request, error: str | None = None) -> dict[str,
         found = [{"name": i.name, "label": i.label} for i in installations.all()]
         problem = None
     except UsageError as exc:
-        found, problem = [], str(exc)
+        found, problem = [], request.app[RUNS].telling.say(str(exc))
     return {
         "installations": found,
-        "config_path": str(installations.config_path),
         "config_problem": problem,
         "formats": list(FORMATS),
         "operations": list(api.OPERATIONS),
@@ -44,49 +49,58 @@ async def new_batch(request: web.Request) -> web.StreamResponse:
     return respond(request, "new.html", _new_batch_data(request), page="new-batch")
 
 
+def _refused(request: web.Request, error: str, status: int = 400) -> web.Response:
+    return respond(
+        request, "new.html", _new_batch_data(request, error), page="new-batch", status=status
+    )
+
+
 @routes.post("/check")
 @needs(Action.CHECK)
+@forms.takes_upload
 async def check_upload(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    upload = form.get("spreadsheet")
-    if not isinstance(upload, web.FileField) or not upload.filename:
-        return respond(
-            request,
-            "new.html",
-            _new_batch_data(request, "Choose a spreadsheet to upload."),
-            page="new-batch",
-            status=400,
-        )
-    options: dict[str, Any] = {
-        "sheet": str(form.get("sheet") or "").strip() or None,
-        "operation": str(form.get("operation") or "").strip() or None,
-        "column_map": {},
-        "ignore_columns": [],
-    }
+    manager = request.app[RUNS]
+    reception = manager.reception()
     try:
-        meta = await request.app[RUNS].upload(
-            upload.file,
-            file_name=upload.filename,
-            installation=str(form.get("installation") or ""),
+        upload = await forms.receive_upload(request, SPREADSHEET, reception.target)
+        if not upload.received:
+            return _refused(request, "Choose a spreadsheet to upload.")
+        form = upload.fields
+        options: dict[str, Any] = {
+            "sheet": form.get("sheet", "").strip() or None,
+            "operation": form.get("operation", "").strip() or None,
+            "column_map": {},
+            "ignore_columns": [],
+        }
+        meta = await manager.upload(
+            reception,
+            installation=form.get("installation", ""),
             options=options,
             user=signed_in_user(request),
         )
     except RunError as exc:
-        return respond(
-            request, "new.html", _new_batch_data(request, str(exc)), page="new-batch", status=400
+        return _refused(request, str(exc))
+    except OSError as exc:  # a full disk, say: the server's trouble, told without a path
+        log.warning("an upload could not be kept: %s", exc)
+        message = (
+            f"The server could not keep the upload ({exc.strerror or 'error'}) — try again later."
         )
+        return _refused(request, message, status=500)
+    finally:
+        reception.discard()
     await auditing.record(request, audit.CHECK, meta, rows=auditing.plan_rows(meta))
     return after_post(request, f"/runs/{meta.id}")
 
 
 @routes.post(f"/runs/{ID_ROUTE}/columns")
 @needs(Action.CHECK)
+@forms.limit(forms.COLUMNS_BYTES)
 async def map_columns(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
-    form = await request.post()
+    form = await forms.fields(request)
     choices: dict[str, str] = {}
     for index, column in enumerate(meta.unknown_columns):
-        choices[column["header"]] = str(form.get(f"column-{index}") or "")
+        choices[column["header"]] = form.get(f"column-{index}", "")
     try:
         await request.app[RUNS].map_columns(meta, choices)
     except RunError as exc:

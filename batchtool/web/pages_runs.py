@@ -11,8 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from batchtool import api, audit, model
-from batchtool.errors import BatchtoolError
-from batchtool.web import auditing, retention, runlist, runstore, story
+from batchtool.web import auditing, forms, retention, runlist, runstore, story
 from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
@@ -192,7 +191,7 @@ async def act(
 
 
 async def confirmed_forget(request: web.Request) -> bool:
-    return (await request.post()).get("confirm_forget") == "yes"
+    return (await forms.fields(request)).get("confirm_forget") == "yes"
 
 
 @routes.post(f"/runs/{ID_ROUTE}/send")
@@ -315,10 +314,8 @@ async def _excel(request: web.Request, *, failed: bool) -> web.StreamResponse:
     meta = _downloadable(request, "failed_xlsx" if failed else "results_xlsx")
     try:
         path = await request.app[RUNS].excel(meta, failed=failed)
-    except BatchtoolError as exc:
-        return error_page(request, 409, str(exc))
-    except RunError as exc:
-        return error_page(request, 410, str(exc))
+    except RunError as exc:  # gone with the customer data, or too big for one sheet
+        return error_page(request, 410 if meta.purged_at else 409, str(exc))
     name = f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx"
     return await _download(request, meta, path, name)
 

@@ -15,9 +15,10 @@ from typing import Any, Final, NoReturn
 import jinja2
 from aiohttp import web
 
-from batchtool.web.keys import ACTOR, CONFIG, SESSION, TEMPLATES
+from batchtool.web.forms import CSRF_FIELD, Handler, too_large_message
+from batchtool.web.keys import ACTOR, SESSION, TEMPLATES
 from batchtool.web.permissions import can
-from batchtool.web.security import CSRF_FIELD, CsrfRefused, Handler
+from batchtool.web.security import CsrfRefused
 
 log = logging.getLogger("batchtool.web")
 
@@ -134,11 +135,7 @@ def _message(request: web.Request, exc: web.HTTPException) -> str:
             "and try again. Nothing was changed."
         )
     if exc.status == 413:
-        limit = request.app[CONFIG].max_upload_mb
-        return (
-            f"The file is larger than the upload limit of {limit} MB — split it into smaller "
-            "files, or ask an admin to raise --max-upload-mb."
-        )
+        return too_large_message(request)
     if exc.status == 401:
         return "Sign in first: this needs a signed-in user."
     if exc.status == 404:

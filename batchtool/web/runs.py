@@ -1,29 +1,33 @@
 """The runs of one server: create them from uploads, check them, send, stop and resume them.
 
-The one place that changes a run's status. Everything slow happens off the event loop:
-checks in a worker thread, sends in a thread of their own (see ``sending``). A run that was
-sending when the server died shows as interrupted after the restart, ready to resume; its
-journal makes sure no row already ok is sent again. A finished run's failed rows can be sent
-again as a new run of their own, linked to it, checked like any upload. A run that needs a
-second person's approval (``approval``) waits for it, and is sent by whoever approves it.
-Once its customer data is deleted (``retention``), a run can no longer be sent, resumed or
-sent again.
+The one place that changes a run's status, and the one where the engine's messages become
+a run's (``shown.Telling``: no server path or pid on a page). Everything slow happens off
+the event loop: checks in a worker thread (``CHECKS_AT_ONCE`` at most, so a few big files at
+once stay within the server's memory; a check that runs out of it is refused, the server
+stays up), sends in a thread of their own (see ``sending``). A run that was sending when the
+server died shows as interrupted after the restart, ready to resume; its journal makes sure
+no row already ok is sent again. A finished run's failed rows can be sent again as a new run
+of their own, linked to it, checked like any upload. A run that needs a second person's
+approval (``approval``) waits for it, and is sent by whoever approves it. Once its customer
+data is deleted (``retention``), a run can no longer be sent, resumed or sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from batchtool import api, model, snapshot
 from batchtool.dispatch import DispatchConfig
-from batchtool.errors import BatchtoolError, UsageError
+from batchtool.errors import BatchtoolError, InputError, UsageError
+from batchtool.journal import journal_path, lock_path
 from batchtool.urls import masked
-from batchtool.web import approval, checking, retention, runstore, tables
+from batchtool.web import approval, checking, retention, runstore, shown, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
@@ -34,17 +38,57 @@ log = logging.getLogger("batchtool.web")
 
 #: How long a server shutting down waits for its runs to stop gracefully.
 SHUTDOWN_WAIT_S: Final = 30.0
+#: Checks running at once; more uploads wait their turn ("Checking…").
+CHECKS_AT_ONCE: Final = 2
 
 
 class RunError(Exception):
     """A request about a run that cannot be done now; ``str`` says why, for the page."""
 
 
+class Reception:
+    """An upload on its way in: its run folder exists from its first byte, its run from its
+    last (``RunManager.upload``); ``discard`` removes a folder that never became a run."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self.run_id: str | None = None
+        self.file_name = ""
+        self.extension = ""
+        self.kept = False
+
+    def target(self, uploaded_name: str | None) -> Path:
+        """Where the upload's bytes go; RunError (before any is read) for a kind of file
+        batchtool does not read."""
+        name = runstore.display_name(uploaded_name)
+        extension = runstore.input_extension(name)
+        if extension is None:
+            raise RunError(
+                f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
+                "save the spreadsheet as one of these"
+            )
+        self.run_id = self._store.new_folder()
+        self.file_name, self.extension = name, extension
+        return self._store.folder(self.run_id) / f"input{extension}"
+
+    def discard(self) -> None:
+        if self.run_id is not None and not self.kept:
+            self._store.remove_folder(self.run_id)
+
+
 class RunManager:
-    def __init__(self, store: RunStore, installations: Installations, memory: ColumnMemory) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        installations: Installations,
+        memory: ColumnMemory,
+        telling: shown.Telling,
+    ) -> None:
         self.store = store
         self.installations = installations
         self.memory = memory
+        self.telling = telling
+        self._checks = asyncio.Semaphore(CHECKS_AT_ONCE)
         self._runs: dict[str, RunMeta] = {}
         self._invalid_rows: dict[str, list[tuple[int, str]]] = {}
         self._jobs: dict[str, SendJob] = {}
@@ -60,6 +104,8 @@ class RunManager:
                 meta.resumable = True
                 if meta.sends:
                     meta.sends[-1].ended = runstore.INTERRUPTED  # when is not known
+                self.store.save(meta)
+            elif _bound(meta):
                 self.store.save(meta)
             self._runs[meta.id] = meta
 
@@ -92,88 +138,117 @@ class RunManager:
 
     # -- checking ----------------------------------------------------------------------
 
+    def reception(self) -> Reception:
+        return Reception(self.store)
+
     async def upload(
         self,
-        data: IO[bytes],
+        reception: Reception,
         *,
-        file_name: str,
         installation: str,
         options: Mapping[str, Any],
         user: str,
     ) -> RunMeta:
-        """Keep the upload under a name of the server's choosing, then check it."""
-        name = runstore.display_name(file_name)
-        extension = runstore.input_extension(name)
-        if extension is None:
-            raise RunError(
-                f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
-                "save the spreadsheet as one of these"
-            )
+        """Make the upload ``reception`` received a run, then check it."""
+        assert reception.run_id is not None, "an upload is received before it becomes a run"
         try:
             target = self.installations.get(installation)
         except UsageError as exc:
-            raise RunError(str(exc)) from None
+            raise RunError(self.telling.say(str(exc))) from None
         if target is None:
             raise RunError("Choose an installation from the list.")
         meta = self.store.create(
-            file_name=name,
-            extension=extension,
+            run_id=reception.run_id,
+            file_name=reception.file_name,
+            extension=reception.extension,
             installation=target.name,
             base_url=masked(target.base_url),  # shown on pages and kept: never a secret
             user=user,
             options=dict(options),
         )
+        reception.kept = True
         self._runs[meta.id] = meta
-        try:
-            await asyncio.to_thread(_copy, data, self.store.input_path(meta))
-        except OSError as exc:
-            meta.status = runstore.REJECTED
-            meta.message = f"{name}: the server could not keep the upload ({exc.strerror or exc})"
-            self.store.save(meta)
-            return meta
         await asyncio.shield(self._spawn(self._check(meta)))
         return meta
 
     async def map_columns(self, meta: RunMeta, choices: Mapping[str, str]) -> None:
-        """Map or ignore the unknown columns as chosen, remember the choice, check again."""
+        """Map or ignore the unknown columns as chosen (and those not offered: ignore),
+        remember the choice, check again."""
         if meta.status not in (runstore.COLUMNS, runstore.REJECTED):
             raise RunError("This run's columns are already settled.")
         for header, target in choices.items():
             if target and not checking.is_api_name(target):
                 raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
-        self.memory.remember(meta.installation, choices)
-        meta.options = checking.apply_choices(meta.options, choices)
+        self.memory.remember(meta.installation, choices, meta.unknown_total)
+        meta.options = checking.apply_choices(
+            meta.options, choices, ignore_rest=meta.unknown_total > len(choices)
+        )
         meta.status = runstore.CHECKING
         self.store.save(meta)
         await asyncio.shield(self._spawn(self._check(meta)))
 
     async def _check(self, meta: RunMeta) -> None:
+        async with self._checks:
+            result = await self._checked(meta)
+        meta.status = result.status
+        meta.message = result.message
+        meta.plan = result.plan
+        meta.samples = list(result.samples)
+        if result.status == runstore.COLUMNS:
+            meta.unknown_total = len(result.unknown)
+            offered = checking.offered(result.unknown)
+            headers = [c.header for c in offered]
+            remembered = self.memory.recall(meta.installation, headers, meta.unknown_total)
+            meta.unknown_columns = checking.column_choices(offered, remembered)
+        self._invalid_rows[meta.id] = result.invalid_rows
+        self.store.save(meta)
+
+    async def _checked(self, meta: RunMeta) -> checking.CheckResult:
         try:
             credentials = self.installations.credentials(meta.installation)
             result = await asyncio.to_thread(
                 checking.check,
                 self.store.input_path(meta),
-                file_name=meta.file_name,
                 plan_path=self.store.plan_path(meta),
                 options=meta.options,
                 credentials=credentials,
                 earlier=self.store.earlier_path(meta),
             )
         except BatchtoolError as exc:
-            result = checking.CheckResult(runstore.REJECTED, str(exc))
+            return checking.CheckResult(runstore.REJECTED, self._tell(meta, exc))
+        except MemoryError:
+            log.warning("run %s: out of memory while checking %s", meta.id, meta.file_name)
+            return checking.CheckResult(
+                runstore.REJECTED,
+                f"{meta.file_name}: checking this file needs more memory than the server "
+                "has — split it into smaller files and upload them one at a time",
+            )
         except Exception as exc:  # a run must never stay "checking" for ever
             log.exception("run %s: the check failed", meta.id)
             message = f"internal error while checking: {type(exc).__name__} — see the server log"
-            result = checking.CheckResult(runstore.REJECTED, message)
-        meta.status = result.status
-        meta.message = result.message
-        meta.plan = result.plan
-        meta.samples = list(result.samples)
-        if result.status == runstore.COLUMNS:
-            remembered = self.memory.recall(meta.installation, [c.header for c in result.unknown])
-            meta.unknown_columns = checking.column_choices(result.unknown, remembered)
-        self._invalid_rows[meta.id] = result.invalid_rows
-        self.store.save(meta)
+            return checking.CheckResult(runstore.REJECTED, message)
+        if result.message is None:
+            return result
+        told = self.telling.say(result.message, files=self._files(meta), about_input=True)
+        return dataclasses.replace(result, message=told)
+
+    def _files(self, meta: RunMeta) -> dict[Path, str]:
+        """A run's own files, as its messages name them."""
+        results = self.store.results_path(meta)
+        return {
+            self.store.input_path(meta): meta.file_name,
+            self.store.plan_path(meta): "the plan",
+            results: "the results",
+            journal_path(results): "the run's journal",
+            lock_path(results): "the run's lock",
+            self.store.folder(meta.id): "the run's folder",
+        }
+
+    def _tell(self, meta: RunMeta, exc: BatchtoolError | str) -> str:
+        """An engine message about ``meta`` as the page shows it."""
+        return self.telling.say(
+            str(exc), files=self._files(meta), about_input=isinstance(exc, InputError)
+        )
 
     # -- sending -----------------------------------------------------------------------
 
@@ -307,6 +382,7 @@ class RunManager:
         if target is None:
             raise RunError(f"The installation {meta.installation} is no longer offered.")
         retry = self.store.create(
+            run_id=self.store.new_folder(),
             file_name=meta.file_name,
             extension=Path(meta.input_name).suffix,
             installation=target.name,
@@ -337,7 +413,7 @@ class RunManager:
         try:
             credentials = self.installations.credentials(meta.installation)
         except UsageError as exc:
-            raise RunError(str(exc)) from None
+            raise RunError(self._tell(meta, exc)) from None
         job = SendJob(
             name=meta.id,
             input_path=self.store.input_path(meta),
@@ -369,7 +445,7 @@ class RunManager:
             outcome = await done
         except BatchtoolError as exc:
             meta.status = runstore.ABORTED
-            meta.message = checking.speak_of(str(exc), self.store.input_path(meta), meta.file_name)
+            meta.message = self._tell(meta, exc)
             meta.resumable = True
         except Exception as exc:
             log.exception("run %s failed", meta.id)
@@ -380,7 +456,7 @@ class RunManager:
             report = outcome.report
             if report.aborted:
                 meta.status = runstore.ABORTED
-                meta.message = report.aborted
+                meta.message = self._tell(meta, report.aborted)
             elif report.interrupted:
                 meta.status = runstore.STOPPED
             else:
@@ -402,13 +478,16 @@ class RunManager:
 
     async def excel(self, meta: RunMeta, *, failed: bool = False) -> Path:
         """The Excel copy of the results (``failed``: of the rows not ok), made if it is not
-        there yet."""
+        there yet; RunError says why not."""
         if failed:
             path, write = self.store.failed_excel_path(meta), tables.write_failed_excel
         else:
             path, write = self.store.excel_path(meta), tables.write_excel
         if not path.exists():
-            await asyncio.to_thread(write, self.store.results_path(meta), path)
+            try:
+                await asyncio.to_thread(write, self.store.results_path(meta), path)
+            except BatchtoolError as exc:
+                raise RunError(self._tell(meta, exc)) from None
         if meta.purged_at:  # deleted while the copy was made: it goes too
             path.unlink(missing_ok=True)
             raise RunError(retention.gone(meta))
@@ -443,6 +522,17 @@ def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) 
     tables.write_earlier(first_results, earlier)
 
 
-def _copy(data: IO[bytes], target: Path) -> None:
-    with open(target, "wb") as handle:
-        shutil.copyfileobj(data, handle, 1 << 20)
+def _bound(meta: RunMeta) -> bool:
+    """Cut what a run stored of its file to what a page shows (a run checked before the
+    page cut it); whether anything changed."""
+    before = meta.to_json()
+    if meta.message is not None:
+        meta.message = shown.cut(meta.message)
+    meta.samples = [shown.cut(line) for line in meta.samples[: checking.SAMPLES_SHOWN]]
+    meta.errors = [
+        {**group, "reason": shown.cut(str(group.get("reason", "")))}
+        for group in meta.errors[: tables.ERROR_GROUPS_SHOWN]
+    ]
+    fit = [c for c in meta.unknown_columns if len(str(c.get("header"))) <= shown.HEADER_CHARS]
+    meta.unknown_columns = fit[: checking.COLUMNS_SHOWN]
+    return meta.to_json() != before

@@ -2,7 +2,9 @@
 ``meta.json`` (who checked and sent it, when, to which installation, with which options).
 
 The upload is kept under a name the server chooses (``input`` + a known extension): the name
-the browser sent is shown on pages, never used as a path.
+the browser sent is shown on pages, never used as a path. It is written into its folder as
+it arrives; ``meta.json`` comes last, so a folder without one is an upload cut off (a crash,
+a lost connection), removed at the next start.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +135,7 @@ class RunMeta:
     status: str = CHECKING
     message: str | None = None
     unknown_columns: list[dict[str, Any]] = field(default_factory=list)
+    unknown_total: int = 0  # unknown columns in the file; the page offers the first few
     plan: dict[str, Any] | None = None
     samples: list[str] = field(default_factory=list)
     sends: list[Send] = field(default_factory=list)
@@ -232,9 +236,25 @@ class RunStore:
         """The statuses of the run whose failed rows this one sends again, as they were."""
         return self.folder(meta.id) / "earlier.parquet" if meta.retry_of else None
 
+    def new_folder(self) -> str:
+        """A new, empty run folder (mode 0700) for an upload on its way in; its run id."""
+        make_private_dir(self.runs_dir)
+        while True:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            run_id = f"{stamp}-{secrets.token_hex(3)}"
+            try:
+                self.folder(run_id).mkdir(mode=0o700)
+                return run_id
+            except FileExistsError:
+                continue
+
+    def remove_folder(self, run_id: str) -> None:
+        shutil.rmtree(self.folder(run_id), ignore_errors=True)
+
     def create(
         self,
         *,
+        run_id: str,
         file_name: str,
         extension: str,
         installation: str,
@@ -242,15 +262,7 @@ class RunStore:
         user: str,
         options: dict[str, Any],
     ) -> RunMeta:
-        make_private_dir(self.runs_dir)
-        while True:
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            run_id = f"{stamp}-{secrets.token_hex(3)}"
-            try:
-                self.folder(run_id).mkdir(mode=0o700)
-                break
-            except FileExistsError:
-                continue
+        """The run of the upload received in ``new_folder(run_id)``, saved."""
         meta = RunMeta(
             id=run_id,
             file_name=file_name,
@@ -268,7 +280,8 @@ class RunStore:
         write_json(self.folder(meta.id) / "meta.json", meta.to_json())
 
     def load_all(self) -> list[RunMeta]:
-        """Every run with a readable ``meta.json``, oldest first."""
+        """Every run with a readable ``meta.json``, oldest first; folders of uploads that
+        never arrived whole are removed."""
         if not self.runs_dir.is_dir():
             return []
         found = []
@@ -279,6 +292,8 @@ class RunStore:
                 data = read_json(folder / "meta.json")
             except ValueError:
                 continue  # a meta.json cut off mid-write by a crash is never renamed in place
-            if isinstance(data, dict):
+            if data is None:
+                self.remove_folder(folder.name)
+            elif isinstance(data, dict):
                 found.append(RunMeta.from_json(data))
         return found

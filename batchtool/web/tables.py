@@ -1,7 +1,9 @@
 """What pages show from a run's CSV files: invalid rows, errors grouped by reason, the rows
 left to send, and the Excel downloads (all results, or the rows not ok to fix and upload).
 
-Every function here does polars work: callers run them off the event loop's thread.
+Every function here does polars work: callers run them off the event loop's thread. Texts
+from a file come back cut (``shown.cut``), so a page never holds a 32,767-character cell
+500 times over.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import polars as pl
 
 from batchtool import model, selection
 from batchtool.results import read_back, read_results, write_results
+from batchtool.web import shown
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -50,8 +53,8 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
     frame = (
         _scan(plan_path)
         .filter(pl.col("status") == model.INVALID)
-        .select(pl.col("row").cast(pl.Int64), "error")
         .head(limit)
+        .select(pl.col("row").cast(pl.Int64), shown.cut_expr("error"))
         .collect()
     )
     return [(int(row), str(error or "")) for row, error in frame.iter_rows()]
@@ -116,18 +119,18 @@ def outcomes(results_path: Path) -> Outcomes:
         ((status == model.SKIPPED) & _not_done(names)).sum().alias("unsent"),
     )
     groups, counts = pl.collect_all([groups_q, counts_q])
-    shown = [
+    listed = [
         {
             "status": str(found),
             "http_status": http,
-            "reason": f"HTTP {http}: {reason}" if http is not None else str(reason),
+            "reason": shown.cut(f"HTTP {http}: {reason}" if http is not None else str(reason)),
             "count": int(count),
             "rows": [int(r) for r in rows],
         }
         for found, http, reason, count, rows in groups.head(ERROR_GROUPS_SHOWN).iter_rows()
     ]
     failed, unsent = counts.row(0)
-    return Outcomes(shown, groups.height, int(failed), int(unsent))
+    return Outcomes(listed, groups.height, int(failed), int(unsent))
 
 
 def _typed(scan: pl.LazyFrame) -> pl.LazyFrame:

@@ -7,6 +7,11 @@ changes on disk, so ``batchtool users remove NAME`` takes effect in a running se
 Each user has a role (``permissions.ROLES``): a ``role`` field beside the hash. A user of a
 file written before roles existed has none, and is an admin: nothing changes for them. A new
 user is an operator unless told otherwise; a new password keeps the role.
+
+A user's *stamp* is a digest of their stored hash: every new password has a new salt, so the
+stamp changes with every password command (``users add NAME`` again) and no removed and
+re-added user ever gets an old one back. A session keeps the stamp it signed in with and
+ends when it no longer matches.
 """
 
 from __future__ import annotations
@@ -151,10 +156,21 @@ class Users:
 
     def verify(self, name: str, password: str) -> bool:
         """Whether ``name`` exists and ``password`` is theirs, in about the same time either way."""
+        return self.sign_in(name, password) is not None
+
+    def sign_in(self, name: str, password: str) -> str | None:
+        """``name``'s stamp if ``password`` is theirs, else None; in about the same time
+        either way."""
         self._load()
         stored = self._hashes.get(name)
         matches = verify_password(password, stored or _DUMMY_HASH)
-        return stored is not None and matches
+        return _stamp(stored) if stored is not None and matches else None
+
+    def stamp(self, name: str) -> str | None:
+        """What changes with every new password of ``name``; None when there is no such user."""
+        self._load()
+        stored = self._hashes.get(name)
+        return _stamp(stored) if stored is not None else None
 
     def role(self, name: str) -> str | None:
         """``name``'s role; None when there is no such user."""
@@ -203,6 +219,10 @@ class Users:
         make_private_dir(self.path.parent)
         write_json(self.path, {"users": entries})
         self._stamp = None
+
+
+def _stamp(stored_hash: str) -> str:
+    return hashlib.sha256(stored_hash.encode("utf-8")).hexdigest()[:32]
 
 
 def _now() -> str:

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
-from harness import (
-    BENCH,
-    PY,
-    Column,
-    Contestant,
-    Ctx,
-    Runs,
-    Scenario,
-    ServiceSpec,
-    SimulatorSpec,
-    Size,
-    Target,
-)
+from harness import BENCH, PY, Column, Contestant, Scenario, SimulatorSpec, Size, Target
 from harness import contestants as c
 
-PAGE = "batchtool serve"
+from scenarios import _ops_page
+
 DRIVER = "ops page (driver)"
 MAX_CHECK_S = 3.0
 MAX_P95_MS = 200.0
 MAX_IDLE_MB = 150.0
 MAX_PEAK_MB = 400.0
-
-
-def _server(ctx: Ctx) -> list[str]:
-    return [PY, str(BENCH / "web_server.py"), ctx.url, str(ctx.workdir)]
-
-
-def _listening(line: str) -> str | None:
-    found = re.search(r"listening on (http://\S+)", line)
-    return found.group(1) if found else None
 
 
 def _driver() -> Contestant:
@@ -43,7 +20,7 @@ def _driver() -> Contestant:
         lambda ctx: [
             PY,
             str(BENCH / "web_driver.py"),
-            ctx.services[PAGE],
+            ctx.services[_ops_page.PAGE],
             str(ctx.workdir),
             str(ctx.csv),
         ],
@@ -57,11 +34,6 @@ def _driver() -> Contestant:
     )
 
 
-def _extra(key: str) -> Callable[[Runs], float | None]:
-    """The median over good runs of a number the driver reported."""
-    return lambda runs: runs.median(DRIVER, lambda r: r.number(key))
-
-
 SCENARIO = Scenario(
     number=12,
     name="ops-page",
@@ -69,33 +41,33 @@ SCENARIO = Scenario(
     question="Does the ops page stay quick and lean while it checks and sends a big file?",
     rows=Size(full=200_000, quick=20_000),
     simulator=SimulatorSpec(latency_ms=0),
-    services=[ServiceSpec(PAGE, _server, ready=_listening)],
+    services=[_ops_page.SERVICE],
     contestants=lambda setup: [_driver()],
     targets=[
         Target(
             f"{{rows:,}}-row CSV checked: plan shown in < {MAX_CHECK_S:g} s",
-            _extra("check_s"),
+            _ops_page.reported(DRIVER, "check_s"),
             lambda v: v < MAX_CHECK_S,
             spec=".2f",
             unit=" s",
         ),
         Target(
             f"pages while sending: p95 < {MAX_P95_MS:g} ms",
-            _extra("page_p95_ms"),
+            _ops_page.reported(DRIVER, "page_p95_ms"),
             lambda v: v < MAX_P95_MS,
             spec=".0f",
             unit=" ms",
         ),
         Target(
             f"server RSS idle ≤ {MAX_IDLE_MB:g} MB",
-            _extra("idle_rss_mb"),
+            _ops_page.reported(DRIVER, "idle_rss_mb"),
             lambda v: v <= MAX_IDLE_MB,
             spec=".0f",
             unit=" MB",
         ),
         Target(
             f"server RSS while sending ≤ {MAX_PEAK_MB:g} MB",
-            _extra("peak_rss_mb"),
+            _ops_page.reported(DRIVER, "peak_rss_mb"),
             lambda v: v <= MAX_PEAK_MB,
             spec=".0f",
             unit=" MB",
