@@ -3,9 +3,11 @@ holds; ``batchtool audit`` printing and verifying it; the admins' audit page."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -32,7 +34,9 @@ from web_support import (
 from batchtool import audit
 from batchtool.audit import GENESIS, AuditLog, entry_hash
 from batchtool.cli import main
+from batchtool.errors import UsageError
 from batchtool.simulator import FaultConfig
+from batchtool.web.auditwriter import AuditWriter
 
 pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
@@ -208,6 +212,60 @@ def test_the_server_and_cli_commands_may_append_at_once(tmp_path: Path) -> None:
     verdict = AuditLog(path).verify()
     assert verdict.broken is None and verdict.lines == 200
     assert [e["seq"] for e in AuditLog(path).entries()] == list(range(1, 201))
+
+
+def _counting_audit_syncs(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[int]:
+    syncs: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+            syncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return syncs
+
+
+async def test_lines_of_requests_at_once_share_one_sync_and_keep_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flood of failed sign-ins is a line each: one sync per line queued everybody's
+    # lines (the real user's sign-in included) behind the disk.
+    path = tmp_path / "audit.jsonl"
+    syncs = _counting_audit_syncs(monkeypatch, path)
+    writer = AuditWriter(AuditLog(path))
+    names = [f"guess{i}" for i in range(300)]
+    written = await asyncio.gather(
+        *(writer.write(audit.Action(audit.SIGN_IN_FAILED, name, audit.PAGE)) for name in names)
+    )
+    assert [entry["user"] for entry in written] == names
+    assert [entry["seq"] for entry in written] == list(range(1, 301))
+    assert len(syncs) == 1
+    verdict = AuditLog(path).verify()
+    assert (verdict.broken, verdict.lines) == (None, 300)
+
+
+async def test_a_request_that_goes_away_still_gets_its_line_written(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    writer = AuditWriter(AuditLog(path))
+    waiting = asyncio.ensure_future(writer.write(audit.Action(audit.SEND, "alice", audit.PAGE)))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await writer.close()
+    assert [(e["user"], e["action"]) for e in AuditLog(path).entries()] == [("alice", "send")]
+
+
+async def test_every_request_waiting_learns_the_audit_log_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    writer = AuditWriter(AuditLog(tmp_path / "missing folder" / "audit.jsonl"))
+    outcomes = await asyncio.gather(
+        *(writer.write(audit.Action(audit.SEND, f"u{i}", audit.PAGE)) for i in range(3)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [UsageError] * 3
+    assert str(outcomes[0]).startswith("cannot write the audit log ")
 
 
 # --- batchtool audit ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from batchtool.web import (
     pages_runs,
     retention,
 )
+from batchtool.web.auditwriter import AuditWriter
 from batchtool.web.datadir import DataDirBusy, holding
 from batchtool.web.files import make_private_dir
 from batchtool.web.forms import FORM_BYTES, body_limit_middleware
@@ -47,6 +48,7 @@ from batchtool.web.guard import permission_middleware
 from batchtool.web.installations import Installations
 from batchtool.web.keys import (
     AUDIT,
+    AUDIT_WRITER,
     CONFIG,
     HASHING,
     INSTALLATIONS,
@@ -118,6 +120,7 @@ def make_app(config: WebConfig, *, hashing: HashQueue | None = None) -> web.Appl
     )
     app[TEMPLATES] = templates()
     app[AUDIT] = AuditLog(config.audit_path)
+    app[AUDIT_WRITER] = AuditWriter(app[AUDIT])
     app.router.add_routes(pages_auth.routes)
     app.router.add_routes(pages_batch.routes)
     app.router.add_routes(pages_runs.routes)
@@ -126,6 +129,7 @@ def make_app(config: WebConfig, *, hashing: HashQueue | None = None) -> web.Appl
     app.router.add_static("/static/", STATIC_DIR)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_simulator)
+    app.cleanup_ctx.append(_audit_writer)
     app.cleanup_ctx.append(_runs)
     app.cleanup_ctx.append(_retention)
     app.cleanup_ctx.append(_hashing)
@@ -147,6 +151,11 @@ async def _simulator(app: web.Application) -> AsyncIterator[None]:
     async with Simulator(customers=SIMULATOR_CUSTOMERS, log_requests=False) as sim:
         app[INSTALLATIONS].simulator = Credentials(sim.base_url, sim.api_username, sim.api_key)
         yield
+
+
+async def _audit_writer(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[AUDIT_WRITER].close()  # lines of the last requests reach the disk
 
 
 async def _runs(app: web.Application) -> AsyncIterator[None]:

@@ -2,19 +2,18 @@
 action, about a run (its id, the file's name as uploaded, the installation) with its row
 counts where they apply. Handlers call ``record`` once the action is done.
 
-Each line is synced to disk, so it is written off the event loop: pages never wait on a
-disk for other people's requests.
+Each line is synced to disk before the handler goes on, written off the event loop by the
+app's ``AuditWriter`` together with the other requests' lines of the moment.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from batchtool import audit
-from batchtool.web.keys import AUDIT, SESSION
+from batchtool.web.keys import AUDIT_WRITER, SESSION
 from batchtool.web.runstore import RunMeta
 
 
@@ -53,12 +52,5 @@ async def record(
     if user is None:
         session = request[SESSION]
         user = session.user if session is not None else None
-    await asyncio.to_thread(
-        request.app[AUDIT].append,
-        action,
-        user=user,
-        via=audit.PAGE,
-        **(about(meta) if meta is not None else {}),
-        rows=rows,
-        detail=detail,
-    )
+    what = {**(about(meta) if meta is not None else {}), "rows": rows, "detail": detail}
+    await request.app[AUDIT_WRITER].write(audit.Action(action, user, audit.PAGE, what))

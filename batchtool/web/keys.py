@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import web
 
 from batchtool.audit import AuditLog
+from batchtool.web.auditwriter import AuditWriter
 from batchtool.web.installations import Installations
 from batchtool.web.permissions import Actor
 from batchtool.web.runs import RunManager
@@ -26,6 +27,8 @@ INSTALLATIONS: Final = web.AppKey("installations", Installations)
 RUNS: Final = web.AppKey("runs", RunManager)
 TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
 AUDIT: Final = web.AppKey("audit", AuditLog)
+#: Where requests write their audit lines: ``AUDIT``, a batch per sync.
+AUDIT_WRITER: Final = web.AppKey("audit writer", AuditWriter)
 
 SESSION: Final = web.RequestKey[Session | None]("session")
 #: Who is asking, once ``guard`` has let the request through.
