@@ -32,6 +32,9 @@ def templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship inside the package: asking the disk on every page whether one
+        # changed costs a flood of requests CPU for nothing.
+        auto_reload=False,
     )
     env.filters["when"] = when
     env.filters["thousands"] = thousands
