@@ -20,6 +20,7 @@ from typing import Any, Final
 from batchtool import api
 from batchtool.config import Credentials
 from batchtool.errors import UnknownColumn, UnknownColumnsError
+from batchtool.plan import PlanSummary
 from batchtool.reader import MAX_ROWS
 from batchtool.runner import ReadOptions, run_batch
 from batchtool.web import runstore, shown, tables
@@ -46,10 +47,15 @@ def read_options(options: Mapping[str, Any]) -> ReadOptions:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """What a check found. ``plan``: the run's, counted as its results will be (a row once
+    per installation it goes to), but ``total`` is the rows the file has; ``plans``: each
+    installation's share, in the run's order."""
+
     status: str
     message: str | None = None
     unknown: tuple[UnknownColumn, ...] = ()
     plan: dict[str, Any] | None = None
+    plans: tuple[dict[str, Any], ...] = ()
     samples: tuple[str, ...] = ()
     invalid_rows: list[tuple[int, str]] = field(default_factory=list)
 
@@ -59,19 +65,22 @@ def check(
     *,
     plan_path: Path,
     options: Mapping[str, Any],
-    credentials: Credentials | None,
+    installations: Mapping[str, Credentials | None],
     earlier: Path | None = None,
 ) -> CheckResult:
-    """Read and plan the upload, write the plan file; blocking (run it off the event loop).
+    """Read and plan the upload for its installations (in order), write the plan file;
+    blocking (run it off the event loop).
 
-    ``earlier``: the statuses of the run whose failed rows this one sends again (the upload
-    is that run's input): the rows it did are planned as skipped. Unknown columns are a
+    The check is the dry run of the run to those installations: with several, the plan file
+    holds each row once per installation, as the results will. ``earlier``: the statuses of
+    the run whose failed rows this one sends again (the upload is that run's input): the
+    rows it did are planned as skipped, at each installation apart. Unknown columns are a
     result (to map); any other BatchtoolError is raised, its message for the caller to tell.
     """
     try:
         report = run_batch(
             input_path,
-            credentials=credentials,
+            installations=dict(installations),
             dry_run=True,
             results_path=plan_path,
             read=read_options(options),
@@ -81,19 +90,25 @@ def check(
         invalid = tables.invalid_rows(plan_path) if report.plan.invalid else []
     except UnknownColumnsError as exc:
         return CheckResult(runstore.COLUMNS, str(exc), unknown=exc.columns)
-    plan = report.plan
+    plans = tuple(_counts(i.plan) for i in report.installations if i.plan is not None)
     return CheckResult(
         runstore.PLANNED,
-        plan={
-            "total": plan.total,
-            "valid": plan.valid,
-            "invalid": plan.invalid,
-            "by_operation": plan.by_operation,
-            "preset": plan.preset,
-        },
+        plan={**_counts(report.plan), "total": plans[0]["total"]},
+        plans=plans,
         samples=tuple(shown.cut(line) for line in report.sample_requests[:SAMPLES_SHOWN]),
         invalid_rows=invalid,
     )
+
+
+def _counts(plan: PlanSummary) -> dict[str, Any]:
+    """What a run's ``meta.json`` keeps of a plan: its counts."""
+    return {
+        "total": plan.total,
+        "valid": plan.valid,
+        "invalid": plan.invalid,
+        "by_operation": plan.by_operation,
+        "preset": plan.preset,
+    }
 
 
 def offered(unknown: Sequence[UnknownColumn]) -> list[UnknownColumn]:

@@ -10,19 +10,26 @@ no row already ok is sent again. A finished run's failed rows can be sent again 
 of their own, linked to it, checked like any upload. A run that needs a second person's
 approval (``approval``) waits for it, and is sent by whoever approves it. Once its customer
 data is deleted (``retention``), a run can no longer be sent, resumed or sent again.
+
+A run sends to one installation or to several at once (a fan-out), chosen at upload: the
+same file, checked once, to each. Each installation has its own share of the plan, its own
+approval rule, its own counts and abort; its failed rows can be sent again on their own
+(to it alone) or with every installation's (each row to its own installation only).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import shutil
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from batchtool import api, model, snapshot
+from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, InputError, UsageError
 from batchtool.journal import journal_path, lock_path
@@ -31,7 +38,7 @@ from batchtool.web import approval, checking, retention, runstore, shown, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
-from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
+from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, Target, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
 log = logging.getLogger("batchtool.web")
@@ -141,28 +148,40 @@ class RunManager:
     def reception(self) -> Reception:
         return Reception(self.store)
 
+    def _targets(self, names: Sequence[str]) -> list[Target]:
+        """The installations ``names`` chooses, in the order New batch lists them; RunError
+        for none, or one not offered."""
+        try:
+            offered = self.installations.all()
+        except UsageError as exc:
+            raise RunError(self.telling.say(str(exc))) from None
+        chosen = set(names)
+        if not chosen:
+            raise RunError("Choose an installation to send to: one, or several.")
+        if chosen - {i.name for i in offered}:
+            raise RunError("Choose installations from the list.")
+        return [
+            # Its base URL is shown on pages and kept: masked, never a secret.
+            Target(i.name, masked(i.base_url), i.shown)
+            for i in offered
+            if i.name in chosen
+        ]
+
     async def upload(
         self,
         reception: Reception,
         *,
-        installation: str,
+        installations: Sequence[str],
         options: Mapping[str, Any],
         user: str,
     ) -> RunMeta:
-        """Make the upload ``reception`` received a run, then check it."""
+        """Make the upload ``reception`` received a run to ``installations``, then check it."""
         assert reception.run_id is not None, "an upload is received before it becomes a run"
-        try:
-            target = self.installations.get(installation)
-        except UsageError as exc:
-            raise RunError(self.telling.say(str(exc))) from None
-        if target is None:
-            raise RunError("Choose an installation from the list.")
         meta = self.store.create(
             run_id=reception.run_id,
             file_name=reception.file_name,
             extension=reception.extension,
-            installation=target.name,
-            base_url=masked(target.base_url),  # shown on pages and kept: never a secret
+            installations=self._targets(installations),
             user=user,
             options=dict(options),
         )
@@ -179,7 +198,8 @@ class RunManager:
         for header, target in choices.items():
             if target and not checking.is_api_name(target):
                 raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
-        self.memory.remember(meta.installation, choices, meta.unknown_total)
+        for name in meta.names:
+            self.memory.remember(name, choices, meta.unknown_total)
         meta.options = checking.apply_choices(
             meta.options, choices, ignore_rest=meta.unknown_total > len(choices)
         )
@@ -193,25 +213,27 @@ class RunManager:
         meta.status = result.status
         meta.message = result.message
         meta.plan = result.plan
+        for target, plan in itertools.zip_longest(meta.installations, result.plans):
+            target.plan = plan
         meta.samples = list(result.samples)
         if result.status == runstore.COLUMNS:
             meta.unknown_total = len(result.unknown)
             offered = checking.offered(result.unknown)
             headers = [c.header for c in offered]
-            remembered = self.memory.recall(meta.installation, headers, meta.unknown_total)
+            found = (self.memory.recall(n, headers, meta.unknown_total) for n in meta.names)
+            remembered = next((choices for choices in found if choices is not None), None)
             meta.unknown_columns = checking.column_choices(offered, remembered)
         self._invalid_rows[meta.id] = result.invalid_rows
         self.store.save(meta)
 
     async def _checked(self, meta: RunMeta) -> checking.CheckResult:
         try:
-            credentials = self.installations.credentials(meta.installation)
             result = await asyncio.to_thread(
                 checking.check,
                 self.store.input_path(meta),
                 plan_path=self.store.plan_path(meta),
                 options=meta.options,
-                credentials=credentials,
+                installations=self._credentials(meta),
                 earlier=self.store.earlier_path(meta),
             )
         except BatchtoolError as exc:
@@ -243,6 +265,10 @@ class RunManager:
             lock_path(results): "the run's lock",
             self.store.folder(meta.id): "the run's folder",
         }
+
+    def _credentials(self, meta: RunMeta) -> dict[str, Credentials]:
+        """How to reach each of the run's installations; UsageError naming what is missing."""
+        return {name: self.installations.credentials(name) for name in meta.names}
 
     def _tell(self, meta: RunMeta, exc: BatchtoolError | str) -> str:
         """An engine message about ``meta`` as the page shows it."""
@@ -282,13 +308,18 @@ class RunManager:
     # -- approval ----------------------------------------------------------------------
 
     def approval_needed(self, meta: RunMeta) -> str | None:
-        """Why the run needs approval by its installation's rule now, in words; None if it
-        does not. RunError when the rule cannot be read: nothing is sent there then."""
-        try:
-            rule = self.installations.approval_rule(meta.installation)
-        except UsageError as exc:
-            raise RunError(str(exc)) from None
-        return approval.needed(rule, meta.plan or {})
+        """Why the run needs approval by its installations' rules now, in words (with several,
+        any one's rule asking for it is enough: each such names itself); None if it does not.
+        RunError when a rule cannot be read: nothing is sent there then."""
+        reasons = []
+        for target in meta.installations:
+            try:
+                rule = self.installations.approval_rule(target.name)
+            except UsageError as exc:
+                raise RunError(str(exc)) from None
+            if reason := approval.needed(rule, target.plan or {}):
+                reasons.append(f"{target.name}: {reason}" if meta.fanout else reason)
+        return "; ".join(reasons) or None
 
     async def request_approval(self, meta: RunMeta, user: str) -> None:
         """Put a checked run up for approval, bound to its stored file as it is now."""
@@ -359,8 +390,32 @@ class RunManager:
             self.store.save(meta)
         job.stop()
 
-    async def retry_failed(self, meta: RunMeta, user: str) -> RunMeta:
-        """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload.
+    def retried(self, meta: RunMeta) -> set[str]:
+        """The installations whose failed rows of ``meta`` are sent again in a run already."""
+        found: set[str] = set()
+        for run_id in meta.retried_in:
+            if (retry := self._runs.get(run_id)) is not None:
+                found.update(retry.names)
+        return found
+
+    def failed_to_retry(self, meta: RunMeta) -> dict[str, int]:
+        """Failed rows that "Send the failed rows again" would send, by installation: those
+        of each installation whose failed rows no run sends again yet."""
+        if meta.status not in runstore.ENDED or meta.purged_at or meta.unsent:
+            return {}
+        taken = self.retried(meta)
+        return {
+            target.name: failed
+            for target in meta.installations
+            if (failed := target.counts.get(model.FAILED, 0)) and target.name not in taken
+        }
+
+    async def retry_failed(
+        self, meta: RunMeta, user: str, installation: str | None = None
+    ) -> RunMeta:
+        """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload:
+        of every installation (each row back to its own installation only), or of
+        ``installation`` alone (to it alone).
 
         Its input is ``meta``'s own (passwords as typed, which a results file masks), with
         the rows ``meta`` did, or found invalid, planned as skipped or invalid again: the
@@ -373,20 +428,34 @@ class RunManager:
             raise RunError(retention.gone(meta))
         if meta.unsent:
             raise RunError("This run has rows not sent yet: Resume sends them and the failed rows.")
-        if meta.retried_in:
+        if installation is not None and meta.target(installation) is None:
+            raise RunError(f"This run does not send to {installation}.")
+        names = self.failed_to_retry(meta)
+        if installation is not None:
+            taken = installation in self.retried(meta)
+            names = {installation: names[installation]} if installation in names else {}
+        else:
+            taken = not names and bool(meta.retried_in)
+        if taken:
             raise RunError("The failed rows of this run are already being sent again.")
-        try:
-            target = self.installations.get(meta.installation)
-        except UsageError as exc:
-            raise RunError(str(exc)) from None
-        if target is None:
-            raise RunError(f"The installation {meta.installation} is no longer offered.")
+        if not names:
+            raise RunError("This run has no failed rows to send again.")
+        targets = []
+        for target in meta.installations:
+            if target.name not in names:
+                continue
+            try:
+                offered = self.installations.get(target.name)
+            except UsageError as exc:
+                raise RunError(str(exc)) from None
+            if offered is None:
+                raise RunError(f"The installation {target.name} is no longer offered.")
+            targets.append(Target(offered.name, masked(offered.base_url), offered.shown))
         retry = self.store.create(
             run_id=self.store.new_folder(),
             file_name=meta.file_name,
             extension=Path(meta.input_name).suffix,
-            installation=target.name,
-            base_url=target.base_url,
+            installations=targets,
             user=user,
             options=dict(meta.options),
         )
@@ -399,6 +468,7 @@ class RunManager:
             (self.store.input_path(meta), self.store.input_path(retry)),
             self.store.results_path(meta),
             earlier,
+            list(names) if meta.fanout else None,
         )
         self.store.save(retry)
         meta.retried_in.append(retry.id)
@@ -411,7 +481,7 @@ class RunManager:
         if meta.id in self._jobs:
             raise RunError("This run is already sending.")
         try:
-            credentials = self.installations.credentials(meta.installation)
+            credentials = self._credentials(meta)
         except UsageError as exc:
             raise RunError(self._tell(meta, exc)) from None
         job = SendJob(
@@ -419,10 +489,9 @@ class RunManager:
             input_path=self.store.input_path(meta),
             results_path=self.store.results_path(meta),
             options=meta.options,
-            credentials=credentials,
+            installations=credentials,
             resume=resume,
             dispatch=DispatchConfig(),
-            installation=meta.installation,
             earlier=self.store.earlier_path(meta),
         )
         meta.status = runstore.SENDING
@@ -435,7 +504,7 @@ class RunManager:
             meta.id,
             "resumed" if resume else "sent",
             user,
-            meta.installation,
+            meta.installation_text,
         )
         done = job.start()
         self._spawn(self._finish(meta, done))
@@ -466,26 +535,35 @@ class RunManager:
             meta.errors, meta.error_groups = found.groups, found.group_count
             meta.unsent = found.unsent
             meta.resumable = found.unsent > 0
+            for target, there in zip(meta.installations, report.installations, strict=True):
+                target.counts = dict(there.summary.counts)
+                target.unsent = found.unsent_at.get(target.name, found.unsent)
+                target.aborted = self._tell(meta, there.aborted) if there.aborted else None
+            meta.sends[-1].aborted = [t.name for t in meta.installations if t.aborted]
         finally:
             self._jobs.pop(meta.id, None)
         meta.finished_at = now_iso()
         meta.sends[-1].ended_at, meta.sends[-1].ended = meta.finished_at, meta.status
         self.store.save(meta)
-        self.store.excel_path(meta).unlink(missing_ok=True)
-        self.store.failed_excel_path(meta).unlink(missing_ok=True)
+        for copy in self.store.copies(meta):  # made from results this send replaced
+            copy.unlink(missing_ok=True)
         counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
-    async def excel(self, meta: RunMeta, *, failed: bool = False) -> Path:
-        """The Excel copy of the results (``failed``: of the rows not ok), made if it is not
-        there yet; RunError says why not."""
-        if failed:
-            path, write = self.store.failed_excel_path(meta), tables.write_failed_excel
-        else:
-            path, write = self.store.excel_path(meta), tables.write_excel
+    async def copy(self, meta: RunMeta, kind: str, installation: str | None = None) -> Path:
+        """A download made from the results (``runstore.COPIES``: all rows as Excel, the rows
+        not ok as Excel, or one installation's rows as CSV), of ``installation``'s rows only
+        when given; made if it is not there yet. RunError says why not."""
+        path = self.store.copy_path(meta, kind, installation)
         if not path.exists():
             try:
-                await asyncio.to_thread(write, self.store.results_path(meta), path)
+                await asyncio.to_thread(
+                    tables.write_copy,
+                    self.store.results_path(meta),
+                    path,
+                    failed=kind == runstore.FAILED_XLSX,
+                    installation=installation,
+                )
             except BatchtoolError as exc:
                 raise RunError(self._tell(meta, exc)) from None
         if meta.purged_at:  # deleted while the copy was made: it goes too
@@ -516,10 +594,16 @@ def _check_forget(meta: RunMeta, confirmed: bool) -> None:
         raise RunError("Tick “I understand that forget erases customer data” to send this file.")
 
 
-def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) -> None:
-    """The first run's input for the new one, and its rows' statuses as they are now."""
+def _retry_files(
+    inputs: tuple[Path, Path],
+    first_results: Path,
+    earlier: Path,
+    installations: list[str] | None,
+) -> None:
+    """The first run's input for the new one, and its rows' statuses as they are now (of
+    ``installations``, in a run to several: whose each row is goes with it)."""
     shutil.copyfile(*inputs)
-    tables.write_earlier(first_results, earlier)
+    tables.write_earlier(first_results, earlier, installations)
 
 
 def _bound(meta: RunMeta) -> bool:
