@@ -16,7 +16,7 @@ from batchtool.web.keys import INSTALLATIONS, RUNS
 from batchtool.web.pages_runs import find_run, run_page, signed_in_user
 from batchtool.web.permissions import Action, needs
 from batchtool.web.render import after_post, respond
-from batchtool.web.runs import RunError
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import ID_ROUTE
 
 log = logging.getLogger("batchtool.web")

@@ -19,7 +19,7 @@ from batchtool.web import auditing, forms, retention, runlist, runstore, story
 from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
-from batchtool.web.runs import RunError
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import ID_ROUTE, RunMeta
 
 routes = web.RouteTableDef()

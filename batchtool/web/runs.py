@@ -2,43 +2,44 @@
 
 The one place that changes a run's status, and the one where the engine's messages become
 a run's (``shown.Telling``: no server path or pid on a page). Everything slow happens off
-the event loop: checks in a worker thread (``CHECKS_AT_ONCE`` at most, so a few big files at
-once stay within the server's memory; a check that runs out of it is refused, the server
-stays up), sends in a thread of their own (see ``sending``). A run that was sending when the
-server died shows as interrupted after the restart, ready to resume; its journal makes sure
-no row already ok is sent again. A finished run's failed rows can be sent again as a new run
-of their own, linked to it, checked like any upload. A run that needs a second person's
-approval (``approval``) waits for it, and is sent by whoever approves it. Once its customer
-data is deleted (``retention``), a run can no longer be sent, resumed or sent again.
+the event loop: checks in a worker thread (``checking.checked``; ``CHECKS_AT_ONCE`` at most,
+so a few big files at once stay within the server's memory; a check that runs out of it is
+refused, the server stays up), sends in a thread of their own (see ``sending``). A run that
+was sending when the server died shows as interrupted after the restart, ready to resume;
+its journal makes sure no row already ok is sent again. A finished run's failed rows can be
+sent again as a new run of their own, linked to it, checked like any upload (``retrying``).
+A run that needs a second person's approval (``approval``) waits for it, and is sent by
+whoever approves it. Once its customer data is deleted (``retention``), a run can no longer
+be sent, resumed or sent again.
 
-A run sends to one installation or to several at once (a fan-out), chosen at upload: the
-same file, checked once, to each. Each installation has its own share of the plan, its own
-approval rule, its own counts and abort; its failed rows can be sent again on their own
-(to it alone) or with every installation's (each row to its own installation only).
+A run sends to one installation or to several at once (a fan-out), chosen at upload
+(``reception``): the same file, checked once, to each. Each installation has its own share
+of the plan, its own approval rule, its own counts and abort; its failed rows can be sent
+again on their own (to it alone) or with every installation's (each row to its own
+installation only).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
-import shutil
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from batchtool import api, model, snapshot
+from batchtool import api, snapshot
 from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, InputError, UsageError
-from batchtool.journal import journal_path, lock_path
-from batchtool.urls import masked
-from batchtool.web import approval, checking, retention, runstore, shown, tables
+from batchtool.web import approval, checking, retention, retrying, runstore, shown, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
-from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, Target, now_iso
+from batchtool.web.reception import Reception
+from batchtool.web.reception import targets as reception_targets
+from batchtool.web.runerror import RunError
+from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
 log = logging.getLogger("batchtool.web")
@@ -47,40 +48,6 @@ log = logging.getLogger("batchtool.web")
 SHUTDOWN_WAIT_S: Final = 30.0
 #: Checks running at once; more uploads wait their turn ("Checking…").
 CHECKS_AT_ONCE: Final = 2
-
-
-class RunError(Exception):
-    """A request about a run that cannot be done now; ``str`` says why, for the page."""
-
-
-class Reception:
-    """An upload on its way in: its run folder exists from its first byte, its run from its
-    last (``RunManager.upload``); ``discard`` removes a folder that never became a run."""
-
-    def __init__(self, store: RunStore) -> None:
-        self._store = store
-        self.run_id: str | None = None
-        self.file_name = ""
-        self.extension = ""
-        self.kept = False
-
-    def target(self, uploaded_name: str | None) -> Path:
-        """Where the upload's bytes go; RunError (before any is read) for a kind of file
-        batchtool does not read."""
-        name = runstore.display_name(uploaded_name)
-        extension = runstore.input_extension(name)
-        if extension is None:
-            raise RunError(
-                f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
-                "save the spreadsheet as one of these"
-            )
-        self.run_id = self._store.new_folder()
-        self.file_name, self.extension = name, extension
-        return self._store.folder(self.run_id) / f"input{extension}"
-
-    def discard(self) -> None:
-        if self.run_id is not None and not self.kept:
-            self._store.remove_folder(self.run_id)
 
 
 class RunManager:
@@ -112,7 +79,7 @@ class RunManager:
                 if meta.sends:
                     meta.sends[-1].ended = runstore.INTERRUPTED  # when is not known
                 self.store.save(meta)
-            elif _bound(meta):
+            elif checking.bound(meta):
                 self.store.save(meta)
             self._runs[meta.id] = meta
 
@@ -148,25 +115,6 @@ class RunManager:
     def reception(self) -> Reception:
         return Reception(self.store)
 
-    def _targets(self, names: Sequence[str]) -> list[Target]:
-        """The installations ``names`` chooses, in the order New batch lists them; RunError
-        for none, or one not offered."""
-        try:
-            offered = self.installations.all()
-        except UsageError as exc:
-            raise RunError(self.telling.say(str(exc))) from None
-        chosen = set(names)
-        if not chosen:
-            raise RunError("Choose an installation to send to: one, or several.")
-        if chosen - {i.name for i in offered}:
-            raise RunError("Choose installations from the list.")
-        return [
-            # Its base URL is shown on pages and kept: masked, never a secret.
-            Target(i.name, masked(i.base_url), i.shown)
-            for i in offered
-            if i.name in chosen
-        ]
-
     async def upload(
         self,
         reception: Reception,
@@ -181,7 +129,7 @@ class RunManager:
             run_id=reception.run_id,
             file_name=reception.file_name,
             extension=reception.extension,
-            installations=self._targets(installations),
+            installations=reception_targets(installations, self.installations, self.telling),
             user=user,
             options=dict(options),
         )
@@ -209,7 +157,7 @@ class RunManager:
 
     async def _check(self, meta: RunMeta) -> None:
         async with self._checks:
-            result = await self._checked(meta)
+            result = await checking.checked(meta, self.store, self._credentials, self.telling)
         meta.status = result.status
         meta.message = result.message
         meta.plan = result.plan
@@ -226,46 +174,6 @@ class RunManager:
         self._invalid_rows[meta.id] = result.invalid_rows
         self.store.save(meta)
 
-    async def _checked(self, meta: RunMeta) -> checking.CheckResult:
-        try:
-            result = await asyncio.to_thread(
-                checking.check,
-                self.store.input_path(meta),
-                plan_path=self.store.plan_path(meta),
-                options=meta.options,
-                installations=self._credentials(meta),
-                earlier=self.store.earlier_path(meta),
-            )
-        except BatchtoolError as exc:
-            return checking.CheckResult(runstore.REJECTED, self._tell(meta, exc))
-        except MemoryError:
-            log.warning("run %s: out of memory while checking %s", meta.id, meta.file_name)
-            return checking.CheckResult(
-                runstore.REJECTED,
-                f"{meta.file_name}: checking this file needs more memory than the server "
-                "has — split it into smaller files and upload them one at a time",
-            )
-        except Exception as exc:  # a run must never stay "checking" for ever
-            log.exception("run %s: the check failed", meta.id)
-            message = f"internal error while checking: {type(exc).__name__} — see the server log"
-            return checking.CheckResult(runstore.REJECTED, message)
-        if result.message is None:
-            return result
-        told = self.telling.say(result.message, files=self._files(meta), about_input=True)
-        return dataclasses.replace(result, message=told)
-
-    def _files(self, meta: RunMeta) -> dict[Path, str]:
-        """A run's own files, as its messages name them."""
-        results = self.store.results_path(meta)
-        return {
-            self.store.input_path(meta): meta.file_name,
-            self.store.plan_path(meta): "the plan",
-            results: "the results",
-            journal_path(results): "the run's journal",
-            lock_path(results): "the run's lock",
-            self.store.folder(meta.id): "the run's folder",
-        }
-
     def _credentials(self, meta: RunMeta) -> dict[str, Credentials]:
         """How to reach each of the run's installations; UsageError naming what is missing."""
         return {name: self.installations.credentials(name) for name in meta.names}
@@ -273,7 +181,7 @@ class RunManager:
     def _tell(self, meta: RunMeta, exc: BatchtoolError | str) -> str:
         """An engine message about ``meta`` as the page shows it."""
         return self.telling.say(
-            str(exc), files=self._files(meta), about_input=isinstance(exc, InputError)
+            str(exc), files=self.store.named_files(meta), about_input=isinstance(exc, InputError)
         )
 
     # -- sending -----------------------------------------------------------------------
@@ -311,15 +219,10 @@ class RunManager:
         """Why the run needs approval by its installations' rules now, in words (with several,
         any one's rule asking for it is enough: each such names itself); None if it does not.
         RunError when a rule cannot be read: nothing is sent there then."""
-        reasons = []
-        for target in meta.installations:
-            try:
-                rule = self.installations.approval_rule(target.name)
-            except UsageError as exc:
-                raise RunError(str(exc)) from None
-            if reason := approval.needed(rule, target.plan or {}):
-                reasons.append(f"{target.name}: {reason}" if meta.fanout else reason)
-        return "; ".join(reasons) or None
+        try:
+            return approval.needed_at(meta, self.installations.approval_rule)
+        except UsageError as exc:
+            raise RunError(str(exc)) from None
 
     async def request_approval(self, meta: RunMeta, user: str) -> None:
         """Put a checked run up for approval, bound to its stored file as it is now."""
@@ -390,72 +293,22 @@ class RunManager:
             self.store.save(meta)
         job.stop()
 
-    def retried(self, meta: RunMeta) -> set[str]:
-        """The installations whose failed rows of ``meta`` are sent again in a run already."""
-        found: set[str] = set()
-        for run_id in meta.retried_in:
-            if (retry := self._runs.get(run_id)) is not None:
-                found.update(retry.names)
-        return found
-
     def failed_to_retry(self, meta: RunMeta) -> dict[str, int]:
-        """Failed rows that "Send the failed rows again" would send, by installation: those
-        of each installation whose failed rows no run sends again yet."""
-        if meta.status not in runstore.ENDED or meta.purged_at or meta.unsent:
-            return {}
-        taken = self.retried(meta)
-        return {
-            target.name: failed
-            for target in meta.installations
-            if (failed := target.counts.get(model.FAILED, 0)) and target.name not in taken
-        }
+        """Failed rows that "Send the failed rows again" would send, by installation."""
+        return retrying.offered(meta, self._runs)
 
     async def retry_failed(
         self, meta: RunMeta, user: str, installation: str | None = None
     ) -> RunMeta:
         """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload:
         of every installation (each row back to its own installation only), or of
-        ``installation`` alone (to it alone).
-
-        Its input is ``meta``'s own (passwords as typed, which a results file masks), with
-        the rows ``meta`` did, or found invalid, planned as skipped or invalid again: the
-        new run sends the failed rows and nothing else. So it is offered only while no row
-        waits for a Resume, which would send the failed rows as well.
-        """
-        if meta.status not in runstore.ENDED or not meta.counts.get(model.FAILED):
-            raise RunError("This run has no failed rows to send again.")
-        if meta.purged_at:
-            raise RunError(retention.gone(meta))
-        if meta.unsent:
-            raise RunError("This run has rows not sent yet: Resume sends them and the failed rows.")
-        if installation is not None and meta.target(installation) is None:
-            raise RunError(f"This run does not send to {installation}.")
-        names = self.failed_to_retry(meta)
-        if installation is not None:
-            taken = installation in self.retried(meta)
-            names = {installation: names[installation]} if installation in names else {}
-        else:
-            taken = not names and bool(meta.retried_in)
-        if taken:
-            raise RunError("The failed rows of this run are already being sent again.")
-        if not names:
-            raise RunError("This run has no failed rows to send again.")
-        targets = []
-        for target in meta.installations:
-            if target.name not in names:
-                continue
-            try:
-                offered = self.installations.get(target.name)
-            except UsageError as exc:
-                raise RunError(str(exc)) from None
-            if offered is None:
-                raise RunError(f"The installation {target.name} is no longer offered.")
-            targets.append(Target(offered.name, masked(offered.base_url), offered.shown))
+        ``installation`` alone (to it alone). See ``retrying``."""
+        names = retrying.chosen(meta, self._runs, installation)
         retry = self.store.create(
             run_id=self.store.new_folder(),
             file_name=meta.file_name,
             extension=Path(meta.input_name).suffix,
-            installations=targets,
+            installations=retrying.targets(meta, names, self.installations),
             user=user,
             options=dict(meta.options),
         )
@@ -464,11 +317,11 @@ class RunManager:
         earlier = self.store.earlier_path(retry)
         assert earlier is not None
         await asyncio.to_thread(
-            _retry_files,
+            retrying.write_files,
             (self.store.input_path(meta), self.store.input_path(retry)),
             self.store.results_path(meta),
             earlier,
-            list(names) if meta.fanout else None,
+            names if meta.fanout else None,
         )
         self.store.save(retry)
         meta.retried_in.append(retry.id)
@@ -592,31 +445,3 @@ class RunManager:
 def _check_forget(meta: RunMeta, confirmed: bool) -> None:
     if (meta.plan or {}).get("by_operation", {}).get(api.FORGET) and not confirmed:
         raise RunError("Tick “I understand that forget erases customer data” to send this file.")
-
-
-def _retry_files(
-    inputs: tuple[Path, Path],
-    first_results: Path,
-    earlier: Path,
-    installations: list[str] | None,
-) -> None:
-    """The first run's input for the new one, and its rows' statuses as they are now (of
-    ``installations``, in a run to several: whose each row is goes with it)."""
-    shutil.copyfile(*inputs)
-    tables.write_earlier(first_results, earlier, installations)
-
-
-def _bound(meta: RunMeta) -> bool:
-    """Cut what a run stored of its file to what a page shows (a run checked before the
-    page cut it); whether anything changed."""
-    before = meta.to_json()
-    if meta.message is not None:
-        meta.message = shown.cut(meta.message)
-    meta.samples = [shown.cut(line) for line in meta.samples[: checking.SAMPLES_SHOWN]]
-    meta.errors = [
-        {**group, "reason": shown.cut(str(group.get("reason", "")))}
-        for group in meta.errors[: tables.ERROR_GROUPS_SHOWN]
-    ]
-    fit = [c for c in meta.unknown_columns if len(str(c.get("header"))) <= shown.HEADER_CHARS]
-    meta.unknown_columns = fit[: checking.COLUMNS_SHOWN]
-    return meta.to_json() != before

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from batchtool.journal import journal_path, lock_path
 from batchtool.reader.formats import EXTENSIONS
 from batchtool.web import words
 from batchtool.web.files import make_private_dir, read_json, write_json
@@ -316,6 +317,18 @@ class RunStore:
             for name in [None, *meta.names]
             if (kind, name) != (RESULTS_CSV, None)  # that one is the results file itself
         ]
+
+    def named_files(self, meta: RunMeta) -> dict[Path, str]:
+        """A run's own files, as its messages name them (``shown.Telling``)."""
+        results = self.results_path(meta)
+        return {
+            self.input_path(meta): meta.file_name,
+            self.plan_path(meta): "the plan",
+            results: "the results",
+            journal_path(results): "the run's journal",
+            lock_path(results): "the run's lock",
+            self.folder(meta.id): "the run's folder",
+        }
 
     def earlier_path(self, meta: RunMeta) -> Path | None:
         """The statuses of the run whose failed rows this one sends again, as they were."""
