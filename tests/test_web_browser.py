@@ -482,25 +482,26 @@ def fan_server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterato
 
 
 def test_one_file_to_two_installations(page: Page, fan_server: Served, tmp_path: Path) -> None:
-    rows = 3_000  # at 20 ms a request, a few seconds of sending to each
+    rows = 5_000  # at 20 ms a request, seconds of sending to each: time to see the bars
     file = tmp_path / "locks.csv"
     file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, rows + 1))))
     sign_in(page, fan_server.url)
     check(page, file, "nats", "staging")
-    expect(page.get_by_text("3,000 rows to each of 2 installations: 6,000 in all")).to_be_visible()
-    page.get_by_role("button", name="Send 6,000 rows to 2 installations").click()
+    expect(page.get_by_text("5,000 rows to each of 2 installations: 10,000 in all")).to_be_visible()
+    page.get_by_role("button", name="Send 10,000 rows to 2 installations").click()
     expect(page.get_by_role("progressbar", name="Rows sent", exact=True)).to_be_visible()
     for name in ("nats", "staging"):
         bar = page.get_by_role("progressbar", name=f"Rows sent to {name}")
+        expect(bar).to_be_visible()
         expect(bar).to_have_attribute("aria-valuemax", str(rows))
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
     by_installation = page.get_by_role("table", name="Rows by installation")
     expect(by_installation.get_by_role("row")).to_have_text(
         [
             re.compile(r"Installation\s*ok"),
-            re.compile(r"nats\s*3,000\s*Every row sent"),
-            re.compile(r"staging\s*3,000\s*Every row sent"),
-            re.compile(r"In all\s*6,000"),
+            re.compile(r"nats\s*5,000\s*Every row sent"),
+            re.compile(r"staging\s*5,000\s*Every row sent"),
+            re.compile(r"In all\s*10,000"),
         ]
     )
     with page.expect_download() as download:
