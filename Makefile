@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/batchtool run sample_data/ops_changes.xlsx --simulate --restart --results demo.results.csv
 
-# The ops page with a "Simulator" installation, on this machine only.
+# The ops page with two simulators to send to ("Simulator", "Simulator 2"), on this machine only.
 serve: $(STAMP)
 	@echo "The ops page: http://127.0.0.1:8750 (Ctrl-C to stop)"
 	@echo "Sign in as a user you add first, in another terminal: $(BIN)/batchtool users add NAME"

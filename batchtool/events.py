@@ -27,7 +27,8 @@ class RunStarted:
     ``to_send``, the whole account.
     ``options``: how the run was asked for, for logs; never holds a secret.
     ``installations``: in a run to several, the rows to send to each, in the run's order
-    (``to_send`` is their sum); empty for a run to one.
+    (``to_send`` is their sum); empty for a run to one. ``installations_ok``: likewise, the
+    rows an earlier run finished ok at each (``already_ok`` is their sum).
     """
 
     input_path: Path
@@ -38,6 +39,7 @@ class RunStarted:
     options: Mapping[str, object] = field(default_factory=dict)
     already_ok: int = 0
     installations: Mapping[str, int] = field(default_factory=dict)
+    installations_ok: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class RunProgress:
 
     In a run to several installations the numbers are totals (the limits and retries summed,
     the latest slowdown of any), and ``installations`` holds each installation's own
-    progress, in the run's order, each naming its ``installation``.
+    progress, in the run's order, each naming its ``installation``; one that was aborted
+    (its key refused, or no answer at all) says why in ``aborted``, told as soon as it is,
+    while the others go on.
     """
 
     done: int
@@ -66,6 +70,7 @@ class RunProgress:
     slowdown_at_s: float | None = None
     installation: str | None = None
     installations: tuple[RunProgress, ...] = ()
+    aborted: str | None = None
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,10 @@ async def finish(
     written = await asyncio.to_thread(write)
     done = _lanes_sent(sent, planning.lanes)
     installations = tuple(
-        _installation_report(lane, summary, lane_sent)
-        for lane, summary, lane_sent in zip(planning.lanes, written.summaries, done, strict=True)
+        _installation_report(lane, plan, summary, lane_sent)
+        for lane, plan, summary, lane_sent in zip(
+            planning.lanes, written.plans, written.summaries, done, strict=True
+        )
     )
     aborted = _aborted(installations, fanout=job.fanout)
     interrupted = any(d.dispatched.interrupted for d in done if d and d.dispatched)
@@ -168,11 +170,12 @@ async def finish(
 
 
 def _installation_report(
-    lane: Lane, summary: ResultSummary, done: LaneSent | None
+    lane: Lane, plan: PlanSummary, summary: ResultSummary, done: LaneSent | None
 ) -> InstallationReport:
     dispatched = done.dispatched if done else None
     return InstallationReport(
         name=lane.name,
+        plan=plan,
         summary=summary,
         aborted=dispatched.aborted if dispatched else None,
         resumed_ok=done.resumed_ok if done else 0,

@@ -110,6 +110,8 @@ def _progress(event: RunProgress) -> dict[str, Any]:
         record = {"installation": event.installation, **record}
     if event.installations:
         record["installations"] = [_progress(part) for part in event.installations]
+    if event.aborted:
+        record["aborted"] = event.aborted
     return record
 
 

@@ -101,11 +101,13 @@ class Job:
         to_send: int,
         already_ok: int = 0,
         by_installation: Mapping[str, int] | None = None,
+        ok_by_installation: Mapping[str, int] | None = None,
     ) -> RunStarted:
         """The event that opens the run's account, with its options (never a secret).
 
         ``already_ok``: rows an earlier run of the journal finished ok (a resume).
-        ``by_installation``: in a run to several, the rows to send to each.
+        ``by_installation``, ``ok_by_installation``: in a run to several, the rows to send
+        to each, and those already ok at each.
         """
         options: dict[str, object] = {
             **self.journal_options(),
@@ -124,4 +126,5 @@ class Job:
             options=options,
             already_ok=already_ok,
             installations=dict(by_installation or {}),
+            installations_ok=dict(ok_by_installation or {}),
         )

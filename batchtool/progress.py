@@ -63,6 +63,7 @@ class Progress:
         self._limit: int | None = None
         self._limit_since = self._start
         self._limit_area = 0.0  # integral of the limit over time, for its mean
+        self.aborted: str | None = None
 
     def set_limit(self, limit: int) -> None:
         """The engine's limit on requests in flight changed to ``limit``."""
@@ -75,6 +76,12 @@ class Progress:
     def slowed(self, slowdown: model.Slowdown) -> None:
         """The engine lowered its limit on requests in flight: ``slowdown`` says why."""
         self._slowdown = (slowdown, self._clock() - self._start)
+
+    def abort(self, reason: str) -> None:
+        """Sending these rows stopped for ``reason``: the sink is told now, not at the next
+        interval (in a run to several, the others go on meanwhile)."""
+        self.aborted = reason
+        self._sink(self.snapshot())
 
     def advance(self, outcome: model.Outcome) -> None:
         """Count one finished row; tells the sink only when the interval has passed."""
@@ -109,6 +116,7 @@ class Progress:
             slowdown=self._slowdown[0] if self._slowdown else None,
             slowdown_at_s=self._slowdown[1] if self._slowdown else None,
             installation=self.installation,
+            aborted=self.aborted,
         )
 
 
@@ -138,7 +146,9 @@ class FanProgress:
 
     def _due(self, event: Event) -> None:
         now = self._clock()
-        if now >= self._next_push:
+        # An installation aborted is news: told at once, whatever the interval.
+        aborted = isinstance(event, RunProgress) and event.aborted is not None
+        if aborted or now >= self._next_push:
             self._next_push = now + self._interval_s
             self._sink(self.snapshot(now))
 
@@ -199,7 +209,7 @@ def _installation_part(progress: RunProgress) -> str:
     for status, count in progress.counts.items():
         if status != model.OK:
             text += f", {status} {count}"
-    return text
+    return text + (" (aborted)" if progress.aborted else "")
 
 
 class TextProgress:

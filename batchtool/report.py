@@ -28,7 +28,8 @@ def retries(requests_sent: int, summary: ResultSummary, resumed_ok: int) -> int:
 @dataclass(frozen=True)
 class InstallationReport:
     """What a run did at one installation: its rows' counts (``summary``), why sending to it
-    stopped (``aborted``), and the numbers of :class:`RunReport`, for it alone.
+    stopped (``aborted``), and the numbers of :class:`RunReport`, for it alone; ``plan``: its
+    share of the run as planned (a selection step may plan it apart from the others').
 
     ``name`` is None for a run to one installation whose credentials came without a profile.
     """
@@ -39,6 +40,7 @@ class InstallationReport:
     resumed_ok: int = 0
     requests_sent: int = 0
     mean_concurrency: float | None = None
+    plan: PlanSummary | None = None
 
     @property
     def retries(self) -> int:

@@ -5,9 +5,10 @@ A selection step (see ``plan.preset``): rows the earlier run finished get the st
 usual. The earlier run's status and error come from the results file's own columns, which
 the reader keeps as bookkeeping (``result:status``, ``result:error``) — or, when the input
 is the earlier run's own input (passwords and all, which a results file masks), from that
-run's results file beside it, matched by row number. The results file of a run to several
-installations says whose each row is (``result:installation``): each row is then sent again
-only to its own installation (:func:`shares`).
+run's results file beside it, matched by row number (and by installation, when it is of a
+run to several). The results file of a run to several installations says whose each row is
+(``result:installation``): each row is then sent again only to its own installation
+(:func:`shares`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from batchtool import model
 from batchtool.errors import UsageError
 from batchtool.plan import preset
 from batchtool.reader import BOOKKEEPING_PREFIX, ROW
-from batchtool.results import read_back
+from batchtool.results import read_results
 
 EARLIER_STATUS: Final = BOOKKEEPING_PREFIX + "status"
 EARLIER_ERROR: Final = BOOKKEEPING_PREFIX + "error"
@@ -75,16 +76,26 @@ def only_failed(planned: pl.LazyFrame, path: Path, earlier: Path | None = None) 
 
 def _with_earlier(planned: pl.LazyFrame, earlier: Path) -> pl.LazyFrame:
     """``planned`` with each row's status and error in the results file ``earlier`` (which the
-    same input gave), in place of any the input itself holds."""
+    same input gave), in place of any the input itself holds.
+
+    The results file of a run to several holds each row once per installation: the row then
+    comes once per installation too, each with its status there and whose it is, as it would
+    from that results file given as the input (:func:`shares` sends each to its own)."""
     row_type = planned.collect_schema()["row"]
-    theirs = read_back(earlier).select(
+    theirs = read_results(earlier)
+    whose = [
+        pl.col(model.INSTALLATION).cast(pl.String).alias(EARLIER_INSTALLATION)
+        for name in theirs.collect_schema().names()
+        if name == model.INSTALLATION
+    ]
+    theirs = theirs.select(
         pl.col("row").cast(row_type),
-        pl.col("status").alias(EARLIER_STATUS),
-        pl.col("error").alias(EARLIER_ERROR),
+        pl.col("status").cast(pl.String).alias(EARLIER_STATUS),
+        pl.col("error").cast(pl.String).alias(EARLIER_ERROR),
+        *whose,
     )
-    return planned.drop(EARLIER_STATUS, EARLIER_ERROR, strict=False).join(
-        theirs, on="row", how="left", maintain_order="left"
-    )
+    mine = planned.drop(EARLIER_STATUS, EARLIER_ERROR, EARLIER_INSTALLATION, strict=False)
+    return mine.join(theirs, on="row", how="left", maintain_order="left")
 
 
 def shares(

@@ -161,11 +161,18 @@ class Sender:
             for lane, context in zip(lanes, contexts, strict=True)
         ]
         by_installation = {str(s.lane.name): s.to_send for s in shares} if job.fanout else None
+        ok_by_installation = (
+            {str(s.lane.name): s.done_ok.height for s in shares} if job.fanout else None
+        )
         to_send = sum(s.to_send for s in shares)
         resumed = sum(s.done_ok.height for s in shares)
         self._sink(
             job.started(
-                plan, to_send=to_send, already_ok=resumed, by_installation=by_installation
+                plan,
+                to_send=to_send,
+                already_ok=resumed,
+                by_installation=by_installation,
+                ok_by_installation=ok_by_installation,
             )
         )
         for share in shares:
@@ -271,7 +278,7 @@ class Sender:
             client = Client(
                 session, credentials.base_url, credentials.api_username, credentials.api_key
             )
-            return await dispatch(
+            report = await dispatch(
                 share.rows,
                 client,
                 job.dispatch,
@@ -280,6 +287,9 @@ class Sender:
                 on_slowdown=progress.slowed,
                 stop=self._stop,
             )
+        if report.aborted and job.fanout:
+            progress.abort(report.aborted)  # the others go on: their watchers hear it now
+        return report
 
 
 async def _together(runs: Sequence[Awaitable[DispatchReport]]) -> list[DispatchReport]:

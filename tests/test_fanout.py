@@ -473,6 +473,11 @@ async def test_a_dry_run_needs_the_names_only(tmp_path: Path) -> None:
         ("offerit", {"valid": 12, "invalid": 1}),
         ("nats", {"valid": 12, "invalid": 1}),
     ]
+    # Each installation's share as planned, as the ops page's plan shows it.
+    assert [(i.name, i.plan and (i.plan.total, i.plan.valid)) for i in report.installations] == [
+        ("offerit", (13, 12)),
+        ("nats", (13, 12)),
+    ]
 
 
 async def test_simulate_starts_one_simulator_per_installation(tmp_path: Path) -> None:
@@ -548,3 +553,78 @@ async def test_a_journal_written_before_finished_at_still_resumes(
     assert sorted(e.form["customer_id"] for e in simulator.log) == ["3", "4"]
     results = read_csv(out)
     assert [r["finished_at"] == "" for r in results] == [True, True, False, False]
+
+
+async def test_the_earlier_results_of_a_run_to_several_send_each_row_to_its_own(
+    tmp_path: Path,
+) -> None:
+    # The ops page sends failed rows again from the first run's own input (passwords as
+    # typed) and that run's results: each failed row must go back to its own installation.
+    async with Simulator(customers=5) as a, Simulator(customers=4) as b:
+        src = write_csv(tmp_path / "in.csv", [["unlock", str(i), ""] for i in range(1, 7)])
+        first = tmp_path / "in.results.csv"
+        installations = {"offerit": creds(a), "nats": creds(b)}
+        await run_batch_async(src, installations=installations, results_path=first)
+        failed = [(r["installation"], r["row"]) for r in read_csv(first) if r["status"] != "ok"]
+        assert failed == [("offerit", "6"), ("nats", "5"), ("nats", "6")]
+        a.clear_log()
+        b.clear_log()
+
+        report = await run_batch_async(
+            src,
+            installations=installations,
+            results_path=tmp_path / "again.results.csv",
+            only_failed=True,
+            earlier_results=first,
+        )
+    assert [e.form["customer_id"] for e in a.log] == ["6"]
+    assert sorted(e.form["customer_id"] for e in b.log) == ["5", "6"]
+    assert [(i.name, i.plan and i.plan.valid) for i in report.installations] == [
+        ("offerit", 1),
+        ("nats", 2),
+    ]
+    again = read_csv(tmp_path / "again.results.csv")
+    assert [(r["installation"], r["row"], r["status"]) for r in again] == [
+        *(("offerit", str(i), "skipped") for i in range(1, 6)),
+        ("offerit", "6", "failed"),
+        *(("nats", str(i), "skipped") for i in range(1, 5)),
+        ("nats", "5", "failed"),
+        ("nats", "6", "failed"),
+    ]
+
+
+async def test_an_installation_aborted_is_told_at_once_not_at_the_next_interval(
+    sims: tuple[Simulator, Simulator, Simulator], tmp_path: Path
+) -> None:
+    a, b, _ = sims
+    seen: list[Event] = []
+    await run_batch_async(
+        write_csv(tmp_path / "in.csv", ROWS),
+        installations={"offerit": creds(a), "nats": creds(b, key="wrong")},
+        results_path=tmp_path / "in.results.csv",
+        on_event=seen.append,
+        progress_interval_s=3600,  # no progress is due while the run lasts
+        dispatch_config=fast(concurrency=1),
+    )
+    (told,) = [e for e in seen if isinstance(e, RunProgress)]
+    assert [(p.installation, p.aborted) for p in told.installations] == [
+        ("offerit", None),
+        ("nats", AUTH_REFUSED),
+    ]
+
+
+async def test_a_resume_tells_the_rows_already_ok_at_each_installation(
+    sims: tuple[Simulator, Simulator, Simulator], tmp_path: Path
+) -> None:
+    a, b, _ = sims
+    src = write_csv(tmp_path / "in.csv", ROWS)
+    out = tmp_path / "in.results.csv"
+    installations = {"offerit": creds(a), "nats": creds(b)}
+    await run_batch_async(src, installations=installations, results_path=out, canary=3)
+    seen: list[Event] = []
+    await run_batch_async(
+        src, installations=installations, results_path=out, resume=True, on_event=seen.append
+    )
+    started = next(e for e in seen if isinstance(e, RunStarted))
+    assert (started.already_ok, dict(started.installations_ok)) == (6, {"offerit": 3, "nats": 3})
+    assert dict(started.installations) == {"offerit": 9, "nats": 9}

@@ -18,7 +18,7 @@ from batchtool import results
 from batchtool.cli import main
 from batchtool.plan import plan_frame, requests_from
 from batchtool.reader import BOOKKEEPING_PREFIX, read_input
-from batchtool.web.tables import write_excel
+from batchtool.web.tables import write_copy
 
 #: Values the results writer guards, and their neighbours that it leaves alone.
 TYPED = ["=1+1", "+44 20 7946 0000", "-193", "@handle", "'quoted", "'=already", "plain"]
@@ -247,7 +247,7 @@ def round_trip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert result.exit_code == 0, result.output
     # The ops page keeps results as CSV and offers them again as Excel.
     files["xlsx-from-the-ops-page"] = folder / "page.results.xlsx"
-    write_excel(files["csv"], files["xlsx-from-the-ops-page"])
+    write_copy(files["csv"], files["xlsx-from-the-ops-page"])
     return files
 
 

@@ -60,7 +60,7 @@ async def test_a_file_with_forget_rows_waits_for_someone_else_to_approve_and_sen
 ) -> None:
     web = team
     _, path, page = await upload(web.client, FORGETS, "forget.csv")
-    assert ">Request approval</button>" in page and ">Send 3 rows</button>" not in page
+    assert ">Request approval</button>" in page and ">Send 3 rows to staging</button>" not in page
     assert "This run needs a second person's approval: it has 1 forget row." in page
     status, page = await post_form(web.client, path + "/send", token_from=path)
     assert status == 400
@@ -96,7 +96,7 @@ async def test_a_file_with_forget_rows_waits_for_someone_else_to_approve_and_sen
         ("Checked", "olga"),
         ("Approval requested: it has 1 forget row", "olga"),
         ("Approved", "bob"),
-        ("Sent", "bob"),
+        ("Sent to staging", "bob"),
         ("Finished", None),
     ]
     meta = json.loads((run_folder(web.data_dir, path) / "meta.json").read_text())
@@ -199,7 +199,8 @@ async def test_a_waiting_run_is_judged_by_the_rule_when_it_is_sent(team: WebServ
     path = await requested(web)
     set_rule(web)  # no approval any more
     page = await (await web.client.get(path)).text()
-    assert "no longer asks for approval of this run" in page and ">Send 3 rows</button>" in page
+    assert "no longer asks for approval of this run" in page
+    assert ">Send 3 rows to staging</button>" in page
     status, _ = await post_form(
         web.client, path + "/send", {"confirm_forget": "yes"}, token_from=path
     )
@@ -211,14 +212,14 @@ async def test_a_waiting_run_is_judged_by_the_rule_when_it_is_sent(team: WebServ
 async def test_a_planned_run_needs_approval_once_the_rule_asks_for_it(team: WebServer) -> None:
     web = team
     _, path, page = await upload(web.client, LOCKS, "locks.csv")
-    assert ">Send 3 rows</button>" in page
+    assert ">Send 3 rows to staging</button>" in page
     set_rule(web, "approval_over_rows = 2")
     status, page = await post_form(web.client, path + "/send", token_from=path)
     assert status == 400
     assert "(it sends 3 rows, more than 2): request approval" in page
-    assert ">Request approval</button>" in page and ">Send 3 rows</button>" not in page
+    assert ">Request approval</button>" in page and ">Send 3 rows to staging</button>" not in page
     set_rule(web, "approval_over_rows = 3")
-    assert ">Send 3 rows</button>" in await (await web.client.get(path)).text()
+    assert ">Send 3 rows to staging</button>" in await (await web.client.get(path)).text()
     set_rule(web, 'approval = "always"')
     page = await (await web.client.get(path)).text()
     assert "every run to this installation needs approval" in page

@@ -154,16 +154,12 @@ def sign_in(page: Page, url: str, user: str = "alice") -> None:
     expect(page.get_by_role("heading", name="New batch")).to_be_visible()
 
 
-def check(page: Page, file: Path) -> None:
-    page.get_by_label("Installation").select_option(label=f"staging ({_sim(page)})")
+def check(page: Page, file: Path, *installations: str) -> None:
+    for name in installations or ("staging",):
+        page.get_by_role("checkbox", name=re.compile(f"^{name} ")).check()
     page.get_by_label("Spreadsheet").set_input_files(file)
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_role("heading", name="The plan")).to_be_visible()
-
-
-def _sim(page: Page) -> str:
-    label = page.get_by_label("Installation").locator("option").first.inner_text()
-    return label.removeprefix("staging (").removesuffix(")")
 
 
 def _xlsx(path: Path, rows: list[list[str]]) -> Path:
@@ -183,7 +179,8 @@ def test_check_confirm_send_watch_and_download(page: Page, server: Served, tmp_p
     file = _xlsx(tmp_path / "ops.xlsx", rows)  # 800 rows: 799 valid, 1 forget, 1 invalid
 
     sign_in(page, server.url)
-    for name in ("Installation", "Spreadsheet", "Sheet", "Default operation"):
+    expect(page.get_by_role("group", name="Installation")).to_be_visible()
+    for name in ("Spreadsheet", "Sheet", "Default operation"):
         expect(page.get_by_label(name, exact=True)).to_be_visible()
     check(page, file)
     invalid = page.get_by_role("table", name="Invalid rows")
@@ -398,7 +395,7 @@ def test_runs_list_pages_and_filters_and_fits_a_phone(page: Page, server_with_ru
     expect(page.get_by_role("link", name="draft-a.csv")).to_be_visible()
     page.get_by_label("File name").fill("fixes-1")
     page.get_by_role("button", name="Filter").click()
-    expect(page).to_have_url(re.compile(r"/runs\?status=&person=bob&file=fixes-1$"))
+    expect(page).to_have_url(re.compile(r"/runs\?status=&person=bob&installation=&file=fixes-1$"))
     found = page.get_by_role("table", name="Runs 1 to 5 of 5, newest first")
     expect(found.get_by_role("row")).to_have_count(6)
     expect(found.get_by_role("row").nth(1)).to_contain_text("fixes-14.csv")
@@ -471,6 +468,48 @@ def test_an_operator_asks_another_person_approves_and_sends(
     )
     log = requests.get(server.sim_url + "/_sim/log", timeout=10).json()
     assert sorted(entry["lookup"][1] for entry in log) == ["11", "12", "13"]
+
+
+@pytest.fixture
+def fan_server(tmp_path: Path, simulator_process: SimulatorProcesses) -> Iterator[Served]:
+    """``server`` with a second profile, "nats", for a simulator process of its own."""
+    nats = simulator_process("--latency-ms", "20", "--customers", str(LONG_RUN_ROWS))
+    lines = (
+        f'\n[profiles.nats]\nbase_url = "{nats}"\napi_username = "{DEFAULT_API_USERNAME}"\n'
+        f'api_key_env = "{KEY_ENV}"\n'
+    )
+    yield from _serve(tmp_path, simulator_process, [], profile_lines=lines)
+
+
+def test_one_file_to_two_installations(page: Page, fan_server: Served, tmp_path: Path) -> None:
+    rows = 5_000  # at 20 ms a request, seconds of sending to each: time to see the bars
+    file = tmp_path / "locks.csv"
+    file.write_bytes(csv_bytes("operation,customer_id", *(f"lock,{i}" for i in range(1, rows + 1))))
+    sign_in(page, fan_server.url)
+    check(page, file, "nats", "staging")
+    expect(page.get_by_text("5,000 rows to each of 2 installations: 10,000 in all")).to_be_visible()
+    page.get_by_role("button", name="Send 10,000 rows to 2 installations").click()
+    expect(page.get_by_role("progressbar", name="Rows sent", exact=True)).to_be_visible()
+    for name in ("nats", "staging"):
+        bar = page.get_by_role("progressbar", name=f"Rows sent to {name}")
+        expect(bar).to_be_visible()
+        expect(bar).to_have_attribute("aria-valuemax", str(rows))
+    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
+    by_installation = page.get_by_role("table", name="Rows by installation")
+    expect(by_installation.get_by_role("row")).to_have_text(
+        [
+            re.compile(r"Installation\s*ok"),
+            re.compile(r"nats\s*5,000\s*Every row sent"),
+            re.compile(r"staging\s*5,000\s*Every row sent"),
+            re.compile(r"In all\s*10,000"),
+        ]
+    )
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the results of nats (CSV)").click()
+    assert download.value.suggested_filename == "locks.nats.results.csv"
+    results = pl.read_csv(io.BytesIO(Path(download.value.path()).read_bytes()), infer_schema=False)
+    assert results.columns[:2] == ["installation", "row"] and results.height == rows
+    assert set(results["installation"]) == {"nats"} and set(results["status"]) == {"ok"}
 
 
 def test_signing_in_never_leaves_this_site(page: Page, server: Served) -> None:

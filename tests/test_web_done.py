@@ -135,7 +135,7 @@ async def test_the_failed_rows_go_again_as_a_linked_run_through_the_plan(web: We
     link = f'<a href="{first}">mixed.csv, checked'
     assert f"<dt>Sends again</dt><dd>the failed rows of {link}" in page
     assert "<td>1 done in the earlier run</td>" in page
-    assert ">Send 6 rows</button>" in page and "I understand that forget erases" in page
+    assert ">Send 6 rows to staging</button>" in page and "I understand that forget erases" in page
     page = await (await web.client.get(first)).text()
     assert f'The failed rows are sent again in <a href="{retry}">mixed.csv, checked' in page
     assert "failed rows again</button>" not in page

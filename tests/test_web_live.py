@@ -50,7 +50,7 @@ def progress(
 
 
 def test_a_resumed_run_counts_the_whole_account() -> None:
-    live = LiveRun.to("staging")
+    live = LiveRun.to(["staging"])
     live.apply(started(to_send=19_160, already_ok=840))
     live.apply(progress(10.0, 968, total=19_160))
     snap = live.snapshot()
@@ -60,7 +60,7 @@ def test_a_resumed_run_counts_the_whole_account() -> None:
 
 
 def test_no_estimate_until_there_is_a_pace() -> None:
-    live = LiveRun.to("staging")
+    live = LiveRun.to(["staging"])
     live.apply(started(to_send=20_000))
     send = live.snapshot()["installations"][0]
     assert send["time_left_text"] is None and send["elapsed_text"] == "0 s"
@@ -69,7 +69,7 @@ def test_no_estimate_until_there_is_a_pace() -> None:
 
 
 def test_the_time_left_follows_the_recent_pace_not_the_mean() -> None:
-    live = LiveRun.to("staging")
+    live = LiveRun.to(["staging"])
     live.apply(started(to_send=20_000))
     live.apply(progress(10.0, 1_000))
     live.apply(progress(20.0, 2_000))
@@ -84,7 +84,7 @@ def test_the_time_left_follows_the_recent_pace_not_the_mean() -> None:
 
 
 def test_retries_and_the_last_slowdown_are_shown() -> None:
-    live = LiveRun.to("staging")
+    live = LiveRun.to(["staging"])
     live.apply(started(to_send=20_000))
     busy = model.Slowdown(3, status=503)
     live.apply(progress(5.0, 100, retries=12, slowdown=busy, slowdown_at_s=4.2, concurrency=3))

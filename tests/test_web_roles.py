@@ -182,11 +182,11 @@ async def test_a_viewer_sees_runs_without_buttons_or_the_rows_own_values(
     content = csv_bytes("operation,customer_id,email", "set,1,bad-address", "set,2,v@example.com")
     await sign_in_as(web.client, "admin")
     _, path, page = await upload(web.client, content, "values.csv")
-    assert ">Send 1 rows</button>" in page and "v@example.com" in page
+    assert ">Send 1 row to staging</button>" in page and "v@example.com" in page
     await sign_in_as(web.client, "viewer")
     page = await (await web.client.get(path)).text()
     assert "<caption>2 rows read</caption>" in page  # the counts are there
-    for hidden in ("Send 1 rows", "Download plan", "v@example.com", "bad-address", "Audit<"):
+    for hidden in ("Send 1 row", "Download plan", "v@example.com", "bad-address", "Audit<"):
         assert hidden not in page, hidden
     assert ">viewer (viewer)</span>" in page
     data = await run_json(web.client, path)

@@ -47,12 +47,15 @@ PLAN_CSV = csv_bytes(
 async def test_new_batch_offers_each_profile_with_its_base_url(web: WebServer) -> None:
     data = await (await web.client.get("/.json")).json()
     assert data["installations"] == [
-        {"name": "staging", "label": f"staging ({web.simulator.base_url})"}
+        {"name": "staging", "label": f"staging ({web.simulator.base_url})", "shown": "staging"}
     ]
     page = await (await web.client.get("/")).text()
-    assert f'<option value="staging">staging ({web.simulator.base_url})</option>' in page
+    assert (
+        '<input id="installation-0" name="installation" type="checkbox" value="staging" checked>'
+        f'\n      <label for="installation-0">staging ({web.simulator.base_url})</label>'
+    ) in page  # the only one: ticked already
     for label in (
-        'for="installation">Installation<',
+        "<legend>Installation</legend>",
         'for="spreadsheet">Spreadsheet<',
         'for="sheet">Sheet<',
         'for="operation">Default operation<',
@@ -69,7 +72,7 @@ async def test_the_plan_shows_counts_invalid_rows_and_masked_requests(web: WebSe
         "<tr><td>2</td><td>email &#39;not-an-email&#39; is not an email address</td></tr>" in page
     )
     assert "password=***" in page and "hunter2hunter2" not in page
-    assert ">Send 2 rows</button>" in page
+    assert ">Send 2 rows to staging</button>" in page
     assert "I understand that forget erases customer data" not in page
     data = await run_json(web.client, path)
     assert data["run"]["plan"] == {
@@ -276,7 +279,7 @@ async def test_stop_asks_first_says_who_stopped_and_a_resume_keeps_the_totals(
     assert [s["resume"] for s in data["run"]["sends"]] == [False, True]
     assert [(e["what"], e["by"]) for e in data["story"]] == [
         ("Checked", "alice"),
-        ("Sent", "alice"),
+        ("Sent to staging", "alice"),
         ("Stopped", "alice"),
         ("Resumed", "alice"),
         ("Finished", None),
@@ -369,7 +372,23 @@ async def test_a_run_folder_holds_the_upload_plan_journal_results_and_meta(
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["file_name"] == "changes.csv"  # only ever shown, never a path
     assert meta["input_name"] == "input.csv"
-    assert meta["installation"] == "staging" and meta["base_url"] == web.simulator.base_url
+    assert meta["installations"] == [
+        {
+            "name": "staging",
+            "base_url": web.simulator.base_url,
+            "label": "staging",
+            "plan": {
+                "total": 3,
+                "valid": 2,
+                "invalid": 1,
+                "by_operation": {"set_customer_details": 1, "lock": 1},
+                "preset": {},
+            },
+            "counts": {"ok": 2, "invalid": 1},
+            "unsent": 0,
+            "aborted": None,
+        }
+    ]
     assert meta["checked_by"] == "alice" and meta["sends"][0]["by"] == "alice"
     assert meta["options"] == {
         "sheet": None,
@@ -432,7 +451,9 @@ def test_a_csv_longer_than_a_spreadsheet_is_refused_by_the_page_check(tmp_path: 
     dump = tmp_path / "input.csv"
     dump.write_bytes(b"customer_id\n" + b"1\n" * 1_048_577)
     with pytest.raises(InputError) as refused:
-        checking.check(dump, plan_path=tmp_path / "plan.csv", options={}, credentials=None)
+        checking.check(
+            dump, plan_path=tmp_path / "plan.csv", options={}, installations={"staging": None}
+        )
     assert "has more than 1,048,576 rows, the most a spreadsheet holds" in str(refused.value)
 
 

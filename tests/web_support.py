@@ -9,7 +9,7 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -78,14 +78,16 @@ async def upload(
     content: bytes,
     file_name: str,
     *,
-    installation: str = PROFILE,
+    installation: str | Sequence[str] = PROFILE,
     sheet: str = "",
     operation: str = "",
 ) -> tuple[int, str, str]:
-    """Upload a spreadsheet through New batch; (status, final URL path, page text)."""
+    """Upload a spreadsheet through New batch, to ``installation`` (or each of several, as
+    boxes ticked); (status, final URL path, page text)."""
     form = FormData(quote_fields=False)  # the file name as browsers send it, not %-encoded
     form.add_field("csrf_token", await page_token(client))
-    form.add_field("installation", installation)
+    for name in [installation] if isinstance(installation, str) else installation:
+        form.add_field("installation", name)
     form.add_field("sheet", sheet)
     form.add_field("operation", operation)
     form.add_field("spreadsheet", content, filename=file_name)
@@ -283,7 +285,7 @@ def add_profile(config_path: Path, name: str, base_url: str, username: str, extr
 def seed_runs(runs_dir: Path, base_url: str, runs: list[tuple[str, str, str]]) -> None:
     """Write runs as the server does, oldest first: (file name, user, status) each; those
     that sent have one send by that user, ended with that status, and 10 rows ok."""
-    from batchtool.web.runstore import ENDED, RunStore, Send, now_iso
+    from batchtool.web.runstore import ENDED, RunStore, Send, Target, now_iso
 
     store = RunStore(runs_dir)
     for name, user, status in runs:
@@ -291,8 +293,7 @@ def seed_runs(runs_dir: Path, base_url: str, runs: list[tuple[str, str, str]]) -
             run_id=store.new_folder(),
             file_name=name,
             extension=".csv",
-            installation=PROFILE,
-            base_url=base_url,
+            installations=[Target(PROFILE, base_url)],
             user=user,
             options={},
         )

@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     help="Largest spreadsheet accepted.",
 )
 @click.option(
-    "--simulate", is_flag=True, help='Also offer a "Simulator" installation (built-in simulator).'
+    "--simulate",
+    is_flag=True,
+    help='Also offer two built-in simulators, "Simulator" and "Simulator 2", each with '
+    "customers of its own (to try sending to several installations).",
 )
 @click.option(
     "--retention-days",

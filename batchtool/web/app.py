@@ -45,7 +45,7 @@ from batchtool.web.datadir import DataDirBusy, holding
 from batchtool.web.files import make_private_dir
 from batchtool.web.forms import FORM_BYTES, body_limit_middleware
 from batchtool.web.guard import permission_middleware
-from batchtool.web.installations import Installations
+from batchtool.web.installations import SIMULATORS, Installations
 from batchtool.web.keys import (
     AUDIT,
     AUDIT_WRITER,
@@ -148,8 +148,14 @@ async def _simulator(app: web.Application) -> AsyncIterator[None]:
     # Imported here: only a server started with --simulate needs it.
     from batchtool.simulator import Simulator
 
-    async with Simulator(customers=SIMULATOR_CUSTOMERS, log_requests=False) as sim:
-        app[INSTALLATIONS].simulator = Credentials(sim.base_url, sim.api_username, sim.api_key)
+    offered = app[INSTALLATIONS].simulators
+    async with contextlib.AsyncExitStack() as stack:
+        # Two, each with a store of its own: sending to several can be tried without a config.
+        for name in SIMULATORS:
+            sim = await stack.enter_async_context(
+                Simulator(customers=SIMULATOR_CUSTOMERS, log_requests=False)
+            )
+            offered[name] = Credentials(sim.base_url, sim.api_username, sim.api_key)
         yield
 
 

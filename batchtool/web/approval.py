@@ -23,13 +23,13 @@ is sent, so what is sent is exactly what the approver saw.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from batchtool import api
-from batchtool.web.runstore import Approval
+from batchtool.web.runstore import Approval, RunMeta
 
 NEVER: Final = "never"
 FORGET: Final = "forget"
@@ -84,6 +84,17 @@ def needed(rule: Rule, plan: Mapping[str, Any]) -> str | None:
     if rule.over_rows is not None and valid > rule.over_rows:
         return f"it sends {valid:,} rows, more than {rule.over_rows:,}"
     return None
+
+
+def needed_at(meta: RunMeta, rule_of: Callable[[str], Rule]) -> str | None:
+    """Why ``meta`` needs approval by the rules of its installations (``rule_of`` each one's,
+    or UsageError when it cannot be read), in words; None if it does not. In a run to
+    several, any one's rule asking for it is enough, and each that asks names itself."""
+    reasons = []
+    for target in meta.installations:
+        if reason := needed(rule_of(target.name), target.plan or {}):
+            reasons.append(f"{target.name}: {reason}" if meta.fanout else reason)
+    return "; ".join(reasons) or None
 
 
 def changed(request: Approval, fingerprint: str, options: Mapping[str, Any]) -> str | None:

@@ -18,12 +18,14 @@ from batchtool.web.runstore import RunMeta
 
 
 def about(meta: RunMeta) -> dict[str, Any]:
-    """What every line about a run says of it."""
-    return {"run": meta.id, "file": meta.file_name, "installation": meta.installation}
+    """What every line about a run says of it: its installations, in one field, by name
+    (``offerit, nats`` for a run to several)."""
+    return {"run": meta.id, "file": meta.file_name, "installation": meta.installation_text}
 
 
 def plan_rows(meta: RunMeta) -> dict[str, int] | None:
-    """A checked run's counts: rows read, valid, invalid, and valid rows by operation."""
+    """A checked run's counts: rows read, valid, invalid, and valid rows by operation (but
+    for the rows read, counted once per installation a row goes to)."""
     plan = meta.plan
     if plan is None:
         return None

@@ -43,9 +43,11 @@ SIGN_IN_BYTES: Final = 8 * 1024
 COLUMNS_BYTES: Final = 64 * 1024
 #: Room for an upload's other fields and the multipart framing, beside the file itself.
 UPLOAD_OVERHEAD_BYTES: Final = 64 * 1024
-#: A text field of a multipart form, and how many of them an upload may carry.
+#: A text field of a multipart form, how many of them an upload may carry, and how many
+#: values in all (a field repeats once per box ticked: the installations).
 FIELD_BYTES: Final = 4 * 1024
 MAX_FIELDS: Final = 20
+MAX_VALUES: Final = 200
 _CHUNK_BYTES: Final = 1 << 20
 
 _URLENCODED: Final = "application/x-www-form-urlencoded"
@@ -206,11 +208,19 @@ async def fields(request: web.Request) -> dict[str, str]:
 
 @dataclass
 class Upload:
-    """An upload's text fields, and whether its file came (written where ``receive_upload``
-    was told)."""
+    """An upload's text fields (the first value of each), every value of each (a field of
+    checkboxes has one per box ticked), and whether its file came (written where
+    ``receive_upload`` was told)."""
 
     fields: dict[str, str] = field(default_factory=dict)
     received: bool = False
+    every: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, value: str) -> None:
+        if sum(map(len, self.every.values())) >= MAX_VALUES:
+            raise BadForm("it has more fields than the form")
+        self.every.setdefault(name, []).append(value)
+        self.fields.setdefault(name, value)
 
 
 async def receive_upload(
@@ -226,9 +236,9 @@ async def receive_upload(
     reader = await _parts(request)
     while (part := await _next_part(request, reader)) is not None:
         if part.filename is None:
-            if len(upload.fields) >= MAX_FIELDS:
+            if len(upload.fields) >= MAX_FIELDS and part.name not in upload.fields:
                 raise BadForm("it has more fields than the form")
-            upload.fields.setdefault(str(part.name), await _text(request, part, FIELD_BYTES))
+            upload.add(str(part.name), await _text(request, part, FIELD_BYTES))
         elif part.name != file_field or upload.received:
             raise BadForm("it carries a file this form does not take")
         elif part.filename:

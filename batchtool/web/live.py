@@ -2,7 +2,8 @@
 
 Fed from the run's events (``batchtool.events``, on the server's event loop); read by the
 run page, its JSON twin (which the page polls) and the runs list. Each installation a run
-sends to has its own ``LiveSend``; the run adds them up.
+sends to has its own ``LiveSend`` (its own counts, pace, concurrency, slow-downs and abort:
+the events of a run to several carry each one's part); the run adds them up.
 
 Counts are the run's whole account: a resumed run starts from the rows its earlier sends
 already finished ok, so it reads "1,808 of 20,000", not "968 of 19,160". The pace shown
@@ -15,6 +16,7 @@ long run still fits one chart.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,7 +35,8 @@ class LiveSend:
 
     ``concurrency`` starts as the run's configured limit; the engine's reports replace it.
     ``already_ok``: rows earlier sends of this run finished ok; ``to_send``: rows this send
-    tries; ``done`` and ``counts``: rows this send finished.
+    tries; ``done`` and ``counts``: rows this send finished. ``aborted``: why sending to this
+    installation stopped while the others go on.
     """
 
     installation: str
@@ -48,16 +51,18 @@ class LiveSend:
     history: list[tuple[float, float]] = field(default_factory=list)
     slowdown: model.Slowdown | None = None
     slowdown_at_s: float | None = None
+    aborted: str | None = None
     # (seconds into the send, rows done) of the progress events within PACE_WINDOW_S.
     _recent: deque[tuple[float, int]] = field(default_factory=lambda: deque([(0.0, 0)]))
 
-    def apply(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.already_ok, self.to_send = event.already_ok, event.to_send
-        elif isinstance(event, RunProgress):
-            self._progress(event)
+    def started(self, already_ok: int, to_send: int) -> None:
+        self.already_ok, self.to_send = already_ok, to_send
 
-    def _progress(self, event: RunProgress) -> None:
+    def progress(self, event: RunProgress) -> None:
+        """This installation's progress (the event of a run to one, or its part of one to
+        several)."""
+        if event.aborted is not None:
+            self.aborted = event.aborted
         span = event.elapsed_s - self.elapsed_s
         self.rate = (event.done - self.done) / span if span > 0 else event.rate
         self.done, self.to_send, self.counts = event.done, event.total, dict(event.counts)
@@ -106,6 +111,7 @@ class LiveSend:
         slowdown = self.slowdown
         return {
             "installation": self.installation,
+            "aborted": self.aborted,
             "to_send": self.total,
             "done": self.finished,
             "counts": self.totals(),
@@ -132,16 +138,26 @@ class LiveRun:
     stopping: bool = False
 
     @classmethod
-    def to(cls, installation: str, concurrency: int | None = None) -> LiveRun:
-        return cls({installation: LiveSend(installation, concurrency)})
+    def to(cls, installations: Sequence[str], concurrency: int | None = None) -> LiveRun:
+        return cls({name: LiveSend(name, concurrency) for name in installations})
 
     def apply(self, event: Event) -> None:
         if isinstance(event, RunNote):
             self.notes.append(event.text)
-            return
-        # A run sends to one installation, so its events are that installation's.
-        for send in self.sends.values():
-            send.apply(event)
+        elif isinstance(event, RunStarted):
+            if not event.installations:  # a run to one: its numbers are that one's
+                for send in self.sends.values():
+                    send.started(event.already_ok, event.to_send)
+            for name, to_send in event.installations.items():
+                if (found := self.sends.get(name)) is not None:
+                    found.started(event.installations_ok.get(name, 0), to_send)
+        elif isinstance(event, RunProgress):
+            if not event.installations:
+                for send in self.sends.values():
+                    send.progress(event)
+            for part in event.installations:
+                if (found := self.sends.get(str(part.installation))) is not None:
+                    found.progress(part)
 
     def totals(self) -> dict[str, int]:
         """Rows by status over every installation, earlier sends' ok rows included."""

@@ -1,4 +1,5 @@
-"""New batch: choose an installation, upload a spreadsheet, check it; map unknown columns."""
+"""New batch: choose the installations (one, or several: the same file to each), upload a
+spreadsheet, check it; map unknown columns."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from batchtool.web.keys import INSTALLATIONS, RUNS
 from batchtool.web.pages_runs import find_run, run_page, signed_in_user
 from batchtool.web.permissions import Action, needs
 from batchtool.web.render import after_post, respond
-from batchtool.web.runs import RunError
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import ID_ROUTE
 
 log = logging.getLogger("batchtool.web")
@@ -28,14 +29,16 @@ SPREADSHEET: Final = "spreadsheet"
 
 def _new_batch_data(request: web.Request, error: str | None = None) -> dict[str, Any]:
     installations = request.app[INSTALLATIONS]
+    telling = request.app[RUNS].telling
     try:
-        found = [{"name": i.name, "label": i.label} for i in installations.all()]
+        offered = installations.all()
         problem = None
     except UsageError as exc:
-        found, problem = [], request.app[RUNS].telling.say(str(exc))
+        offered, problem = [], telling.say(str(exc))
     return {
-        "installations": found,
+        "installations": [{"name": i.name, "label": i.label, "shown": i.shown} for i in offered],
         "config_problem": problem,
+        "label_problems": [telling.say(i.label_problem) for i in offered if i.label_problem],
         "formats": list(FORMATS),
         "operations": list(api.OPERATIONS),
         "error": error,
@@ -74,7 +77,7 @@ async def check_upload(request: web.Request) -> web.StreamResponse:
         }
         meta = await manager.upload(
             reception,
-            installation=form.get("installation", ""),
+            installations=upload.every.get("installation", []),
             options=options,
             user=signed_in_user(request),
         )

@@ -1,12 +1,16 @@
 """A run's page (plan, sending, done), its actions (send, stop, resume, send the failed rows
-again), its downloads, and the list of every run. Approving is in ``pages_approval``."""
+again), its downloads, and the list of every run. Approving is in ``pages_approval``.
+
+A run to several installations shows each one beside the total: its share of the plan, its
+progress bar, its counts and abort, its failed rows to send again, its own downloads
+(``?installation=NAME`` on a download's path: that installation's rows only)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -15,7 +19,7 @@ from batchtool.web import auditing, forms, retention, runlist, runstore, story
 from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
-from batchtool.web.runs import RunError
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import ID_ROUTE, RunMeta
 
 routes = web.RouteTableDef()
@@ -41,8 +45,14 @@ def _summary(request: web.Request, meta: RunMeta) -> dict[str, Any]:
     shown = meta.to_json()
     if not allowed(request[ACTOR], Action.DOWNLOAD):
         shown["samples"] = []  # the rows' values as they would be sent: customer data
+    one = meta.installations[0] if not meta.fanout else None
     return {
         **shown,
+        # As before there could be several: a run to one names it here too.
+        "installation": one.name if one else None,
+        "base_url": one.base_url if one else None,
+        "installation_text": meta.installation_text,
+        "fanout": meta.fanout,
         "counts": live.totals() if live else meta.counts,
         "status_text": meta.status_text,
         "sent_by": meta.sent_by,
@@ -59,20 +69,53 @@ def _link(request: web.Request, run_id: str | None) -> dict[str, str] | None:
     return {"url": f"/runs/{other.id}", "text": f"{other.file_name}, checked {when(other.created)}"}
 
 
-def _downloads(request: web.Request, meta: RunMeta) -> dict[str, str | None]:
+_DOWNLOADS: Final = ("plan_csv", "results_csv", "results_xlsx", "failed_xlsx")
+
+
+def _downloads(
+    request: web.Request, meta: RunMeta, installation: str | None = None
+) -> dict[str, str | None]:
+    """The run's downloads (of ``installation``'s rows only, when given): their paths, None
+    for those there are not (yet, or any more)."""
     store = request.app[RUNS].store
     base = f"/runs/{meta.id}"
     if meta.purged_at:
-        return dict.fromkeys(("plan_csv", "results_csv", "results_xlsx", "failed_xlsx"))
+        return dict.fromkeys(_DOWNLOADS)
     ended = meta.status in runstore.ENDED and store.results_path(meta).exists()
-    counts = meta.counts
-    not_ok = ended and counts.get(model.FAILED, 0) + counts.get(model.INVALID, 0) + meta.unsent > 0
+    part = meta.target(installation) if installation is not None else None
+    counts, unsent = (part.counts, part.unsent) if part else (meta.counts, meta.unsent)
+    not_ok = ended and counts.get(model.FAILED, 0) + counts.get(model.INVALID, 0) + unsent > 0
+    query = f"?{urlencode({'installation': installation})}" if installation is not None else ""
     return {
-        "plan_csv": f"{base}/plan.csv" if meta.plan is not None else None,
-        "results_csv": f"{base}/results.csv" if ended else None,
-        "results_xlsx": f"{base}/results.xlsx" if ended else None,
-        "failed_xlsx": f"{base}/failed.xlsx" if not_ok else None,
+        "plan_csv": f"{base}/plan.csv" if meta.plan is not None and not query else None,
+        "results_csv": f"{base}/results.csv{query}" if ended else None,
+        "results_xlsx": f"{base}/results.xlsx{query}" if ended else None,
+        "failed_xlsx": f"{base}/failed.xlsx{query}" if not_ok else None,
     }
+
+
+def _installations(
+    request: web.Request, meta: RunMeta, retry: dict[str, int], live: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Each installation of the run as its page shows it: its plan, its live progress while
+    it sends, what the last send left there, its failed rows to send again (``retry``: the
+    number, when it is offered on its own) and its downloads."""
+    sending = {send["installation"]: send for send in (live or {}).get("installations", [])}
+    return [
+        {
+            "name": target.name,
+            "shown": target.shown,
+            "base_url": target.base_url,
+            "plan": target.plan,
+            "counts": target.counts,
+            "unsent": target.unsent,
+            "aborted": target.aborted,
+            "live": sending.get(target.name),
+            "retry": retry.get(target.name) if len(retry) > 1 else None,
+            "downloads": _downloads(request, meta, target.name),
+        }
+        for target in meta.installations
+    ]
 
 
 def _approval(request: web.Request, meta: RunMeta, may: dict[str, bool]) -> dict[str, Any]:
@@ -122,8 +165,10 @@ async def run_page(
     invalid = await manager.invalid_rows(meta) if shows_rows else []
     ended = meta.status in runstore.ENDED
     failed = meta.counts.get(model.FAILED, 0) if ended and not meta.purged_at else 0
+    retry = manager.failed_to_retry(meta) if may[Action.CHECK] else {}
     can_stop = live is not None and not live.stopping and may[Action.SEND]
     on_approval = _approval(request, meta, may)
+    shown_live = live.snapshot() if live else None
     data = {
         "run": _summary(request, meta),
         "error": error,
@@ -138,18 +183,33 @@ async def run_page(
         "confirm_stop": confirm_stop and can_stop,
         "can_resume": ended and meta.resumable and may[Action.SEND],
         "failed": failed,
-        "can_retry_failed": (
-            bool(failed) and not meta.unsent and not meta.retried_in and may[Action.CHECK]
-        ),
+        # "Send the N failed rows again": every installation's not sent again yet.
+        "retry_failed": sum(retry.values()),
         "retry_of": _link(request, meta.retry_of),
         "retried_in": [link for i in meta.retried_in if (link := _link(request, i))],
         "story": story.events(meta),
         "sending_time": story.sending_time(meta),
-        "live": live.snapshot() if live else None,
+        "live": shown_live,
         "downloads": _downloads(request, meta),
+        "installations": _installations(request, meta, retry, shown_live),
+        "send_to": _send_to(meta),
+        "plan_each": _each(meta),
         "api_names": list(api.KNOWN_COLUMNS),
     }
     return respond(request, "run.html", data, page=f"run run-{meta.status}", status=status)
+
+
+def _each(meta: RunMeta) -> int | None:
+    """The rows each installation is sent, when it is the same number for every one."""
+    valid = {int(t.plan.get("valid", 0)) for t in meta.installations if t.plan is not None}
+    return valid.pop() if len(valid) == 1 else None
+
+
+def _send_to(meta: RunMeta) -> str:
+    """Where the send button says the rows go: the installation, or how many."""
+    if meta.fanout:
+        return f"{len(meta.installations)} installations"
+    return meta.installations[0].shown
 
 
 @routes.get(f"/runs/{ID_ROUTE}")
@@ -232,9 +292,11 @@ async def stop(request: web.Request) -> web.StreamResponse:
 @routes.post(f"/runs/{ID_ROUTE}/retry-failed")
 @needs(Action.CHECK)
 async def retry_failed(request: web.Request) -> web.StreamResponse:
+    """Send the failed rows again: of every installation, or of the one the form names."""
     meta = find_run(request)
+    installation = (await forms.fields(request)).get("installation") or None
     try:
-        retry = await request.app[RUNS].retry_failed(meta, signed_in_user(request))
+        retry = await request.app[RUNS].retry_failed(meta, signed_in_user(request), installation)
     except RunError as exc:
         return await run_page(request, meta, error=str(exc), status=409)
     await auditing.record(
@@ -271,18 +333,24 @@ def _attachment(path: Path, name: str) -> web.FileResponse:
     return web.FileResponse(path, headers=headers)
 
 
-def _stem(meta: RunMeta) -> str:
-    return Path(meta.file_name).stem or "batch"
+def _stem(meta: RunMeta, installation: str | None = None) -> str:
+    """A download's name before its kind: the uploaded file's (and the installation's)."""
+    stem = Path(meta.file_name).stem or "batch"
+    return stem if installation is None else f"{stem}.{installation}"
 
 
-def _downloadable(request: web.Request, which: str) -> RunMeta:
-    """The run, if its download ``which`` is there: 410 once retention deleted it."""
+def _downloadable(request: web.Request, which: str) -> tuple[RunMeta, str | None]:
+    """The run, if its download ``which`` is there (of the installation the query names, if
+    it names one of the run's): 410 once retention deleted it."""
     meta = find_run(request)
     if meta.purged_at:
         raise web.HTTPGone(text=retention.gone(meta))
-    if _downloads(request, meta)[which] is None:
+    installation = request.query.get("installation")
+    if installation is not None and meta.target(installation) is None:
         raise web.HTTPNotFound()
-    return meta
+    if _downloads(request, meta, installation)[which] is None:
+        raise web.HTTPNotFound()
+    return meta, installation
 
 
 async def _download(
@@ -295,7 +363,7 @@ async def _download(
 @routes.get(f"/runs/{ID_ROUTE}/plan.csv")
 @needs(Action.DOWNLOAD)
 async def plan_csv(request: web.Request) -> web.StreamResponse:
-    meta = _downloadable(request, "plan_csv")
+    meta, _ = _downloadable(request, "plan_csv")
     path = request.app[RUNS].store.plan_path(meta)
     if not path.exists():
         raise web.HTTPNotFound()
@@ -305,28 +373,33 @@ async def plan_csv(request: web.Request) -> web.StreamResponse:
 @routes.get(f"/runs/{ID_ROUTE}/results.csv")
 @needs(Action.DOWNLOAD)
 async def results_csv(request: web.Request) -> web.StreamResponse:
-    meta = _downloadable(request, "results_csv")
-    path = request.app[RUNS].store.results_path(meta)
-    return await _download(request, meta, path, f"{_stem(meta)}.results.csv")
+    meta, installation = _downloadable(request, "results_csv")
+    if installation is None:
+        path = request.app[RUNS].store.results_path(meta)
+        return await _download(request, meta, path, f"{_stem(meta)}.results.csv")
+    return await _copy(request, meta, runstore.RESULTS_CSV, installation)
 
 
-async def _excel(request: web.Request, *, failed: bool) -> web.StreamResponse:
-    meta = _downloadable(request, "failed_xlsx" if failed else "results_xlsx")
+async def _copy(
+    request: web.Request, meta: RunMeta, kind: str, installation: str | None
+) -> web.StreamResponse:
+    """A download made from the results (``runstore.COPIES``), of ``installation``'s rows."""
     try:
-        path = await request.app[RUNS].excel(meta, failed=failed)
+        path = await request.app[RUNS].copy(meta, kind, installation)
     except RunError as exc:  # gone with the customer data, or too big for one sheet
         return error_page(request, 410 if meta.purged_at else 409, str(exc))
-    name = f"{_stem(meta)}.{'failed' if failed else 'results'}.xlsx"
-    return await _download(request, meta, path, name)
+    return await _download(request, meta, path, f"{_stem(meta, installation)}.{kind}")
 
 
 @routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
 @needs(Action.DOWNLOAD)
 async def results_xlsx(request: web.Request) -> web.StreamResponse:
-    return await _excel(request, failed=False)
+    meta, installation = _downloadable(request, "results_xlsx")
+    return await _copy(request, meta, runstore.RESULTS_XLSX, installation)
 
 
 @routes.get(f"/runs/{ID_ROUTE}/failed.xlsx")
 @needs(Action.DOWNLOAD)
 async def failed_xlsx(request: web.Request) -> web.StreamResponse:
-    return await _excel(request, failed=True)
+    meta, installation = _downloadable(request, "failed_xlsx")
+    return await _copy(request, meta, runstore.FAILED_XLSX, installation)

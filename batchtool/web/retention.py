@@ -123,7 +123,7 @@ def record(
         via=via,
         run=meta.id,
         file=meta.file_name,
-        installation=meta.installation,
+        installation=meta.installation_text,
         rows=meta.counts or None,
         detail={"older_than": older_than},
     )

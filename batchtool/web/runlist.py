@@ -1,9 +1,10 @@
 """The Runs list: runs that sent something or wait for approval, newest first, ``PAGE_SIZE``
-a page, filtered by status, person and file name; uploads that never got further than Check
-(or that an approver rejected) are kept apart.
+a page, filtered by status, person, installation and file name; uploads that never got
+further than Check (or that an approver rejected) are kept apart.
 
-The filters are query parameters (``status``, ``person``, ``file``, ``page``), the same for
-the page and its JSON twin, and every link the list makes keeps them.
+The filters are query parameters (``status``, ``person``, ``installation``, ``file``,
+``page``), the same for the page and its JSON twin, and every link the list makes keeps
+them. A run matches an installation when it sends to it, alone or with others.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Filters:
     status: str = ""
     person: str = ""
     file: str = ""
+    installation: str = ""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
@@ -64,6 +66,7 @@ class Filters:
             status=status if status in STATUS_FILTERS else "",
             person=query.get("person", "").strip(),
             file=query.get("file", "").strip(),
+            installation=query.get("installation", "").strip(),
         )
 
     def matches(self, meta: RunMeta) -> bool:
@@ -74,15 +77,25 @@ class Filters:
             return False
         if self.person and self.person.casefold() not in {p.casefold() for p in people(meta)}:
             return False
+        if self.installation and self.installation not in meta.names:
+            return False
         return not self.file or self.file.casefold() in meta.file_name.casefold()
 
     def url(self, page: int = 1, **changes: str) -> str:
         """``/runs`` with these filters (and ``changes``), at ``page``."""
-        values = {"status": self.status, "person": self.person, "file": self.file, **changes}
+        values = {**self.as_dict(), **changes}
         query = {k: v for k, v in values.items() if v}
         if page > 1:
             query["page"] = str(page)
         return "/runs" + (f"?{urlencode(query)}" if query else "")
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "status": self.status,
+            "person": self.person,
+            "installation": self.installation,
+            "file": self.file,
+        }
 
 
 def _page(text: str | None) -> int:
@@ -126,10 +139,11 @@ def listing(
         "not_sent": [summary(m) for m in apart[:NOT_SENT_SHOWN]],
         "not_sent_count": len(apart),
         "not_sent_url": filters.url(status=NOT_SENT),
-        "filters": {"status": filters.status, "person": filters.person, "file": filters.file},
+        "filters": filters.as_dict(),
         "filtered": filters != Filters(),
         "statuses": [{"value": k, "text": v} for k, v in STATUS_FILTERS.items()],
         "persons": sorted(_everyone(runs), key=str.casefold),
+        "installations": sorted({n for m in runs for n in m.names}, key=str.casefold),
     }
 
 

@@ -2,35 +2,43 @@
 
 The one place that changes a run's status, and the one where the engine's messages become
 a run's (``shown.Telling``: no server path or pid on a page). Everything slow happens off
-the event loop: checks in a worker thread (``CHECKS_AT_ONCE`` at most, so a few big files at
-once stay within the server's memory; a check that runs out of it is refused, the server
-stays up), sends in a thread of their own (see ``sending``). A run that was sending when the
-server died shows as interrupted after the restart, ready to resume; its journal makes sure
-no row already ok is sent again. A finished run's failed rows can be sent again as a new run
-of their own, linked to it, checked like any upload. A run that needs a second person's
-approval (``approval``) waits for it, and is sent by whoever approves it. Once its customer
-data is deleted (``retention``), a run can no longer be sent, resumed or sent again.
+the event loop: checks in a worker thread (``checking.checked``; ``CHECKS_AT_ONCE`` at most,
+so a few big files at once stay within the server's memory; a check that runs out of it is
+refused, the server stays up), sends in a thread of their own (see ``sending``). A run that
+was sending when the server died shows as interrupted after the restart, ready to resume;
+its journal makes sure no row already ok is sent again. A finished run's failed rows can be
+sent again as a new run of their own, linked to it, checked like any upload (``retrying``).
+A run that needs a second person's approval (``approval``) waits for it, and is sent by
+whoever approves it. Once its customer data is deleted (``retention``), a run can no longer
+be sent, resumed or sent again.
+
+A run sends to one installation or to several at once (a fan-out), chosen at upload
+(``reception``): the same file, checked once, to each. Each installation has its own share
+of the plan, its own approval rule, its own counts and abort; its failed rows can be sent
+again on their own (to it alone) or with every installation's (each row to its own
+installation only).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import itertools
 import logging
-import shutil
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from batchtool import api, model, snapshot
+from batchtool import api, snapshot
+from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, InputError, UsageError
-from batchtool.journal import journal_path, lock_path
-from batchtool.urls import masked
-from batchtool.web import approval, checking, retention, runstore, shown, tables
+from batchtool.web import approval, checking, retention, retrying, runstore, shown, tables
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
+from batchtool.web.reception import Reception
+from batchtool.web.reception import targets as reception_targets
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
@@ -40,40 +48,6 @@ log = logging.getLogger("batchtool.web")
 SHUTDOWN_WAIT_S: Final = 30.0
 #: Checks running at once; more uploads wait their turn ("Checking…").
 CHECKS_AT_ONCE: Final = 2
-
-
-class RunError(Exception):
-    """A request about a run that cannot be done now; ``str`` says why, for the page."""
-
-
-class Reception:
-    """An upload on its way in: its run folder exists from its first byte, its run from its
-    last (``RunManager.upload``); ``discard`` removes a folder that never became a run."""
-
-    def __init__(self, store: RunStore) -> None:
-        self._store = store
-        self.run_id: str | None = None
-        self.file_name = ""
-        self.extension = ""
-        self.kept = False
-
-    def target(self, uploaded_name: str | None) -> Path:
-        """Where the upload's bytes go; RunError (before any is read) for a kind of file
-        batchtool does not read."""
-        name = runstore.display_name(uploaded_name)
-        extension = runstore.input_extension(name)
-        if extension is None:
-            raise RunError(
-                f"{name}: batchtool reads files ending in {runstore.known_extensions()} — "
-                "save the spreadsheet as one of these"
-            )
-        self.run_id = self._store.new_folder()
-        self.file_name, self.extension = name, extension
-        return self._store.folder(self.run_id) / f"input{extension}"
-
-    def discard(self) -> None:
-        if self.run_id is not None and not self.kept:
-            self._store.remove_folder(self.run_id)
 
 
 class RunManager:
@@ -105,7 +79,7 @@ class RunManager:
                 if meta.sends:
                     meta.sends[-1].ended = runstore.INTERRUPTED  # when is not known
                 self.store.save(meta)
-            elif _bound(meta):
+            elif checking.bound(meta):
                 self.store.save(meta)
             self._runs[meta.id] = meta
 
@@ -145,24 +119,17 @@ class RunManager:
         self,
         reception: Reception,
         *,
-        installation: str,
+        installations: Sequence[str],
         options: Mapping[str, Any],
         user: str,
     ) -> RunMeta:
-        """Make the upload ``reception`` received a run, then check it."""
+        """Make the upload ``reception`` received a run to ``installations``, then check it."""
         assert reception.run_id is not None, "an upload is received before it becomes a run"
-        try:
-            target = self.installations.get(installation)
-        except UsageError as exc:
-            raise RunError(self.telling.say(str(exc))) from None
-        if target is None:
-            raise RunError("Choose an installation from the list.")
         meta = self.store.create(
             run_id=reception.run_id,
             file_name=reception.file_name,
             extension=reception.extension,
-            installation=target.name,
-            base_url=masked(target.base_url),  # shown on pages and kept: never a secret
+            installations=reception_targets(installations, self.installations, self.telling),
             user=user,
             options=dict(options),
         )
@@ -179,7 +146,8 @@ class RunManager:
         for header, target in choices.items():
             if target and not checking.is_api_name(target):
                 raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
-        self.memory.remember(meta.installation, choices, meta.unknown_total)
+        for name in meta.names:
+            self.memory.remember(name, choices, meta.unknown_total)
         meta.options = checking.apply_choices(
             meta.options, choices, ignore_rest=meta.unknown_total > len(choices)
         )
@@ -189,65 +157,31 @@ class RunManager:
 
     async def _check(self, meta: RunMeta) -> None:
         async with self._checks:
-            result = await self._checked(meta)
+            result = await checking.checked(meta, self.store, self._credentials, self.telling)
         meta.status = result.status
         meta.message = result.message
         meta.plan = result.plan
+        for target, plan in itertools.zip_longest(meta.installations, result.plans):
+            target.plan = plan
         meta.samples = list(result.samples)
         if result.status == runstore.COLUMNS:
             meta.unknown_total = len(result.unknown)
             offered = checking.offered(result.unknown)
             headers = [c.header for c in offered]
-            remembered = self.memory.recall(meta.installation, headers, meta.unknown_total)
+            found = (self.memory.recall(n, headers, meta.unknown_total) for n in meta.names)
+            remembered = next((choices for choices in found if choices is not None), None)
             meta.unknown_columns = checking.column_choices(offered, remembered)
         self._invalid_rows[meta.id] = result.invalid_rows
         self.store.save(meta)
 
-    async def _checked(self, meta: RunMeta) -> checking.CheckResult:
-        try:
-            credentials = self.installations.credentials(meta.installation)
-            result = await asyncio.to_thread(
-                checking.check,
-                self.store.input_path(meta),
-                plan_path=self.store.plan_path(meta),
-                options=meta.options,
-                credentials=credentials,
-                earlier=self.store.earlier_path(meta),
-            )
-        except BatchtoolError as exc:
-            return checking.CheckResult(runstore.REJECTED, self._tell(meta, exc))
-        except MemoryError:
-            log.warning("run %s: out of memory while checking %s", meta.id, meta.file_name)
-            return checking.CheckResult(
-                runstore.REJECTED,
-                f"{meta.file_name}: checking this file needs more memory than the server "
-                "has — split it into smaller files and upload them one at a time",
-            )
-        except Exception as exc:  # a run must never stay "checking" for ever
-            log.exception("run %s: the check failed", meta.id)
-            message = f"internal error while checking: {type(exc).__name__} — see the server log"
-            return checking.CheckResult(runstore.REJECTED, message)
-        if result.message is None:
-            return result
-        told = self.telling.say(result.message, files=self._files(meta), about_input=True)
-        return dataclasses.replace(result, message=told)
-
-    def _files(self, meta: RunMeta) -> dict[Path, str]:
-        """A run's own files, as its messages name them."""
-        results = self.store.results_path(meta)
-        return {
-            self.store.input_path(meta): meta.file_name,
-            self.store.plan_path(meta): "the plan",
-            results: "the results",
-            journal_path(results): "the run's journal",
-            lock_path(results): "the run's lock",
-            self.store.folder(meta.id): "the run's folder",
-        }
+    def _credentials(self, meta: RunMeta) -> dict[str, Credentials]:
+        """How to reach each of the run's installations; UsageError naming what is missing."""
+        return {name: self.installations.credentials(name) for name in meta.names}
 
     def _tell(self, meta: RunMeta, exc: BatchtoolError | str) -> str:
         """An engine message about ``meta`` as the page shows it."""
         return self.telling.say(
-            str(exc), files=self._files(meta), about_input=isinstance(exc, InputError)
+            str(exc), files=self.store.named_files(meta), about_input=isinstance(exc, InputError)
         )
 
     # -- sending -----------------------------------------------------------------------
@@ -282,13 +216,13 @@ class RunManager:
     # -- approval ----------------------------------------------------------------------
 
     def approval_needed(self, meta: RunMeta) -> str | None:
-        """Why the run needs approval by its installation's rule now, in words; None if it
-        does not. RunError when the rule cannot be read: nothing is sent there then."""
+        """Why the run needs approval by its installations' rules now, in words (with several,
+        any one's rule asking for it is enough: each such names itself); None if it does not.
+        RunError when a rule cannot be read: nothing is sent there then."""
         try:
-            rule = self.installations.approval_rule(meta.installation)
+            return approval.needed_at(meta, self.installations.approval_rule)
         except UsageError as exc:
             raise RunError(str(exc)) from None
-        return approval.needed(rule, meta.plan or {})
 
     async def request_approval(self, meta: RunMeta, user: str) -> None:
         """Put a checked run up for approval, bound to its stored file as it is now."""
@@ -359,34 +293,22 @@ class RunManager:
             self.store.save(meta)
         job.stop()
 
-    async def retry_failed(self, meta: RunMeta, user: str) -> RunMeta:
-        """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload.
+    def failed_to_retry(self, meta: RunMeta) -> dict[str, int]:
+        """Failed rows that "Send the failed rows again" would send, by installation."""
+        return retrying.offered(meta, self._runs)
 
-        Its input is ``meta``'s own (passwords as typed, which a results file masks), with
-        the rows ``meta`` did, or found invalid, planned as skipped or invalid again: the
-        new run sends the failed rows and nothing else. So it is offered only while no row
-        waits for a Resume, which would send the failed rows as well.
-        """
-        if meta.status not in runstore.ENDED or not meta.counts.get(model.FAILED):
-            raise RunError("This run has no failed rows to send again.")
-        if meta.purged_at:
-            raise RunError(retention.gone(meta))
-        if meta.unsent:
-            raise RunError("This run has rows not sent yet: Resume sends them and the failed rows.")
-        if meta.retried_in:
-            raise RunError("The failed rows of this run are already being sent again.")
-        try:
-            target = self.installations.get(meta.installation)
-        except UsageError as exc:
-            raise RunError(str(exc)) from None
-        if target is None:
-            raise RunError(f"The installation {meta.installation} is no longer offered.")
+    async def retry_failed(
+        self, meta: RunMeta, user: str, installation: str | None = None
+    ) -> RunMeta:
+        """A new run of exactly ``meta``'s failed rows, linked to it, checked like an upload:
+        of every installation (each row back to its own installation only), or of
+        ``installation`` alone (to it alone). See ``retrying``."""
+        names = retrying.chosen(meta, self._runs, installation)
         retry = self.store.create(
             run_id=self.store.new_folder(),
             file_name=meta.file_name,
             extension=Path(meta.input_name).suffix,
-            installation=target.name,
-            base_url=target.base_url,
+            installations=retrying.targets(meta, names, self.installations),
             user=user,
             options=dict(meta.options),
         )
@@ -395,10 +317,11 @@ class RunManager:
         earlier = self.store.earlier_path(retry)
         assert earlier is not None
         await asyncio.to_thread(
-            _retry_files,
+            retrying.write_files,
             (self.store.input_path(meta), self.store.input_path(retry)),
             self.store.results_path(meta),
             earlier,
+            names if meta.fanout else None,
         )
         self.store.save(retry)
         meta.retried_in.append(retry.id)
@@ -411,7 +334,7 @@ class RunManager:
         if meta.id in self._jobs:
             raise RunError("This run is already sending.")
         try:
-            credentials = self.installations.credentials(meta.installation)
+            credentials = self._credentials(meta)
         except UsageError as exc:
             raise RunError(self._tell(meta, exc)) from None
         job = SendJob(
@@ -419,10 +342,9 @@ class RunManager:
             input_path=self.store.input_path(meta),
             results_path=self.store.results_path(meta),
             options=meta.options,
-            credentials=credentials,
+            installations=credentials,
             resume=resume,
             dispatch=DispatchConfig(),
-            installation=meta.installation,
             earlier=self.store.earlier_path(meta),
         )
         meta.status = runstore.SENDING
@@ -435,7 +357,7 @@ class RunManager:
             meta.id,
             "resumed" if resume else "sent",
             user,
-            meta.installation,
+            meta.installation_text,
         )
         done = job.start()
         self._spawn(self._finish(meta, done))
@@ -466,26 +388,35 @@ class RunManager:
             meta.errors, meta.error_groups = found.groups, found.group_count
             meta.unsent = found.unsent
             meta.resumable = found.unsent > 0
+            for target, there in zip(meta.installations, report.installations, strict=True):
+                target.counts = dict(there.summary.counts)
+                target.unsent = found.unsent_at.get(target.name, found.unsent)
+                target.aborted = self._tell(meta, there.aborted) if there.aborted else None
+            meta.sends[-1].aborted = [t.name for t in meta.installations if t.aborted]
         finally:
             self._jobs.pop(meta.id, None)
         meta.finished_at = now_iso()
         meta.sends[-1].ended_at, meta.sends[-1].ended = meta.finished_at, meta.status
         self.store.save(meta)
-        self.store.excel_path(meta).unlink(missing_ok=True)
-        self.store.failed_excel_path(meta).unlink(missing_ok=True)
+        for copy in self.store.copies(meta):  # made from results this send replaced
+            copy.unlink(missing_ok=True)
         counts = ", ".join(f"{status} {n}" for status, n in meta.counts.items())
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
-    async def excel(self, meta: RunMeta, *, failed: bool = False) -> Path:
-        """The Excel copy of the results (``failed``: of the rows not ok), made if it is not
-        there yet; RunError says why not."""
-        if failed:
-            path, write = self.store.failed_excel_path(meta), tables.write_failed_excel
-        else:
-            path, write = self.store.excel_path(meta), tables.write_excel
+    async def copy(self, meta: RunMeta, kind: str, installation: str | None = None) -> Path:
+        """A download made from the results (``runstore.COPIES``: all rows as Excel, the rows
+        not ok as Excel, or one installation's rows as CSV), of ``installation``'s rows only
+        when given; made if it is not there yet. RunError says why not."""
+        path = self.store.copy_path(meta, kind, installation)
         if not path.exists():
             try:
-                await asyncio.to_thread(write, self.store.results_path(meta), path)
+                await asyncio.to_thread(
+                    tables.write_copy,
+                    self.store.results_path(meta),
+                    path,
+                    failed=kind == runstore.FAILED_XLSX,
+                    installation=installation,
+                )
             except BatchtoolError as exc:
                 raise RunError(self._tell(meta, exc)) from None
         if meta.purged_at:  # deleted while the copy was made: it goes too
@@ -514,25 +445,3 @@ class RunManager:
 def _check_forget(meta: RunMeta, confirmed: bool) -> None:
     if (meta.plan or {}).get("by_operation", {}).get(api.FORGET) and not confirmed:
         raise RunError("Tick “I understand that forget erases customer data” to send this file.")
-
-
-def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) -> None:
-    """The first run's input for the new one, and its rows' statuses as they are now."""
-    shutil.copyfile(*inputs)
-    tables.write_earlier(first_results, earlier)
-
-
-def _bound(meta: RunMeta) -> bool:
-    """Cut what a run stored of its file to what a page shows (a run checked before the
-    page cut it); whether anything changed."""
-    before = meta.to_json()
-    if meta.message is not None:
-        meta.message = shown.cut(meta.message)
-    meta.samples = [shown.cut(line) for line in meta.samples[: checking.SAMPLES_SHOWN]]
-    meta.errors = [
-        {**group, "reason": shown.cut(str(group.get("reason", "")))}
-        for group in meta.errors[: tables.ERROR_GROUPS_SHOWN]
-    ]
-    fit = [c for c in meta.unknown_columns if len(str(c.get("header"))) <= shown.HEADER_CHARS]
-    meta.unknown_columns = fit[: checking.COLUMNS_SHOWN]
-    return meta.to_json() != before

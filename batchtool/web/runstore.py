@@ -1,5 +1,9 @@
 """Run folders on disk: ``<data-dir>/runs/<id>/`` with the upload, plan, results, journal and
-``meta.json`` (who checked and sent it, when, to which installation, with which options).
+``meta.json`` (who checked and sent it, when, to which installations, with which options).
+
+A run sends to one installation or several, in the order New batch lists them; each is a
+``Target`` in ``meta.json``. Runs recorded before there could be several (``installation``
+and ``base_url``, one of each) are read as runs to one.
 
 The upload is kept under a name the server chooses (``input`` + a known extension): the name
 the browser sent is shown on pages, never used as a path. It is written into its folder as
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from batchtool.journal import journal_path, lock_path
 from batchtool.reader.formats import EXTENSIONS
 from batchtool.web import words
 from batchtool.web.files import make_private_dir, read_json, write_json
@@ -54,6 +59,12 @@ STATUS_TEXT: Final = {
     INTERRUPTED: "Interrupted",
 }
 
+#: The downloads made from a run's results when first asked for (``RunStore.copy_path``).
+RESULTS_XLSX: Final = "results.xlsx"
+FAILED_XLSX: Final = "failed.xlsx"
+RESULTS_CSV: Final = "results.csv"
+COPIES: Final = (RESULTS_XLSX, FAILED_XLSX, RESULTS_CSV)
+
 _ID_PATTERN: Final = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 #: The same as a route pattern (aiohttp's ``{name:regex}``).
 ID_ROUTE: Final = "{run_id:[0-9]{8}-[0-9]{6}-[0-9a-f]{6}}"
@@ -86,7 +97,8 @@ def known_extensions() -> str:
 @dataclass
 class Send:
     """One send of a run (the first, or a Resume): who started it and when, who stopped it
-    and when, and when it ended with which status."""
+    and when, when it ended with which status, and the installations it was aborted for
+    (in a run to several, the others went on)."""
 
     by: str
     at: str
@@ -95,6 +107,7 @@ class Send:
     stopped_at: str | None = None
     ended_at: str | None = None
     ended: str | None = None
+    aborted: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -121,14 +134,39 @@ DECIDED_REJECTED: Final = "rejected"
 
 
 @dataclass
+class Target:
+    """One installation of a run: its profile's name, the name the page gave it and its base
+    URL (masked) as they were when the run was checked; its share of the plan (counted as
+    the run's ``plan`` is); and what the run's sends left there: rows by status, rows not
+    sent yet, and why sending to it was aborted."""
+
+    name: str
+    base_url: str
+    label: str = ""
+    plan: dict[str, Any] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    unsent: int = 0
+    aborted: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Target:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
 class RunMeta:
     """What ``meta.json`` holds; every field is plain JSON."""
 
     id: str
     file_name: str
     input_name: str
-    installation: str
-    base_url: str
+    #: Where it sends, in order: one installation, or several (a fan-out).
+    installations: list[Target]
     checked_by: str
     created: str
     options: dict[str, Any]
@@ -170,6 +208,23 @@ class RunMeta:
         return STATUS_TEXT.get(self.status, self.status)
 
     @property
+    def names(self) -> list[str]:
+        return [target.name for target in self.installations]
+
+    @property
+    def fanout(self) -> bool:
+        """Whether it sends to several installations."""
+        return len(self.installations) > 1
+
+    @property
+    def installation_text(self) -> str:
+        """Its installations as a line names them: ``offerit, nats``."""
+        return ", ".join(self.names)
+
+    def target(self, name: str) -> Target | None:
+        return next((t for t in self.installations if t.name == name), None)
+
+    @property
     def sent_by(self) -> str | None:
         return self.sends[0].by if self.sends else None
 
@@ -184,11 +239,29 @@ class RunMeta:
     def from_json(cls, data: dict[str, Any]) -> RunMeta:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
+        values["installations"] = [Target.from_json(t) for t in _targets(data)]
         values["sends"] = [Send(**s) for s in values.get("sends", [])]
         values["errors"] = [_error_group(e) for e in values.get("errors", [])]
         if values.get("approval") is not None:
             values["approval"] = Approval(**values["approval"])
         return cls(**values)
+
+
+def _targets(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The installations a ``meta.json`` records; one written before a run could send to
+    several names one (``installation``, ``base_url``), and its plan and counts are its."""
+    if "installations" in data:
+        return list(data["installations"])
+    return [
+        {
+            "name": data.get("installation", ""),
+            "base_url": data.get("base_url", ""),
+            "plan": data.get("plan"),
+            "counts": data.get("counts", {}),
+            "unsent": data.get("unsent", 0),
+            "aborted": data.get("message") if data.get("status") == ABORTED else None,
+        }
+    ]
 
 
 def _error_group(stored: Any) -> dict[str, Any]:
@@ -226,11 +299,36 @@ class RunStore:
     def results_path(self, meta: RunMeta) -> Path:
         return self.folder(meta.id) / "results.csv"
 
-    def excel_path(self, meta: RunMeta) -> Path:
-        return self.folder(meta.id) / "results.xlsx"
+    def copy_path(self, meta: RunMeta, kind: str, installation: str | None = None) -> Path:
+        """Where a download made from the results is kept until the next send ends: ``kind``
+        is ``results.xlsx``, ``failed.xlsx`` or ``results.csv`` (of one installation's rows);
+        ``installation``: of that installation's rows only (named by its place in the run:
+        a profile's name is not a file name)."""
+        if installation is None:
+            return self.folder(meta.id) / kind
+        stem, suffix = kind.split(".")
+        return self.folder(meta.id) / f"{stem}.{meta.names.index(installation)}.{suffix}"
 
-    def failed_excel_path(self, meta: RunMeta) -> Path:
-        return self.folder(meta.id) / "failed.xlsx"
+    def copies(self, meta: RunMeta) -> list[Path]:
+        """Every download copy a run may have."""
+        return [
+            self.copy_path(meta, kind, name)
+            for kind in COPIES
+            for name in [None, *meta.names]
+            if (kind, name) != (RESULTS_CSV, None)  # that one is the results file itself
+        ]
+
+    def named_files(self, meta: RunMeta) -> dict[Path, str]:
+        """A run's own files, as its messages name them (``shown.Telling``)."""
+        results = self.results_path(meta)
+        return {
+            self.input_path(meta): meta.file_name,
+            self.plan_path(meta): "the plan",
+            results: "the results",
+            journal_path(results): "the run's journal",
+            lock_path(results): "the run's lock",
+            self.folder(meta.id): "the run's folder",
+        }
 
     def earlier_path(self, meta: RunMeta) -> Path | None:
         """The statuses of the run whose failed rows this one sends again, as they were."""
@@ -257,8 +355,7 @@ class RunStore:
         run_id: str,
         file_name: str,
         extension: str,
-        installation: str,
-        base_url: str,
+        installations: list[Target],
         user: str,
         options: dict[str, Any],
     ) -> RunMeta:
@@ -267,8 +364,7 @@ class RunStore:
             id=run_id,
             file_name=file_name,
             input_name="input" + extension,
-            installation=installation,
-            base_url=base_url,
+            installations=installations,
             checked_by=user,
             created=now_iso(),
             options=options,

@@ -1,4 +1,6 @@
-"""One run sending: ``run_batch_async`` in a thread of its own, with its own event loop.
+"""One run sending: ``run_batch_async`` in a thread of its own, with its own event loop, to
+its installations (one, or several at once: each with its own connections, concurrency and
+abort, as the engine sends them).
 
 The runner already reads, plans and writes results in worker threads; here the per-row work
 too (feeding the engine, retries, the journal, counting) runs away from the server's loop,
@@ -44,22 +46,21 @@ class SendJob:
         input_path: Path,
         results_path: Path,
         options: Mapping[str, Any],
-        credentials: Credentials,
+        installations: Mapping[str, Credentials],
         resume: bool,
         dispatch: DispatchConfig,
-        installation: str,
         earlier: Path | None = None,
     ) -> None:
         # A fixed limit is known now; an adaptive one ("auto") arrives with the first progress.
         fixed = dispatch.concurrency if isinstance(dispatch.concurrency, int) else None
-        self.live = LiveRun.to(installation, fixed)
+        self.live = LiveRun.to(list(installations), fixed)
         self._dispatch = dispatch
         self._earlier = earlier
         self._name = name
         self._input_path = input_path
         self._results_path = results_path
         self._options = dict(options)
-        self._credentials = credentials
+        self._installations = dict(installations)
         self._resume = resume
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -110,7 +111,7 @@ class SendJob:
                 self._stop.set()
         report = await run_batch_async(
             self._input_path,
-            credentials=self._credentials,
+            installations=self._installations,
             results_path=self._results_path,
             read=read_options(self._options),
             dispatch_config=self._dispatch,

@@ -1,6 +1,7 @@
 """A run's story, as its page tells it: who checked it, asked for its approval and approved
-or rejected it, sent, stopped and resumed it and when, how each send ended, when its
-customer data was deleted, and how long sending took."""
+or rejected it, sent it (to which installations), stopped and resumed it and when, how each
+send ended (in a run to several, which installations it was aborted for), when its customer
+data was deleted, and how long sending took."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ def events(meta: RunMeta) -> list[dict[str, Any]]:
             what = f"Rejected: {asked.rejection}"
             told.append({"at": asked.decided_at, "what": what, "by": asked.decided_by})
     for send in meta.sends:
-        told.append({"at": send.at, "what": "Resumed" if send.resume else "Sent", "by": send.by})
+        what = "Resumed" if send.resume else f"Sent to {meta.installation_text}"
+        told.append({"at": send.at, "what": what, "by": send.by})
         if send.stopped_by:
             told.append({"at": send.stopped_at, "what": "Stopped", "by": send.stopped_by})
         if send.ended is None or (send.ended == runstore.STOPPED and send.stopped_by):
             continue  # still sending, or its stop is told already
         if send.ended == runstore.STOPPED:
             what = "Stopped when the server shut down"
+        elif send.ended == runstore.ABORTED and meta.fanout and send.aborted:
+            what = f"Aborted for {', '.join(send.aborted)}"
         else:
             what = runstore.STATUS_TEXT.get(send.ended, send.ended)
         told.append({"at": send.ended_at, "what": what, "by": None})

@@ -1,7 +1,8 @@
 // The run page, live: while a run is being checked or sent, fetch its JSON twin every
-// half second, move the progress bar and the numbers (each installation's in the element
-// marked data-installation="i", each value in the one marked data-field="name", as the
-// server words it), draw rows/s over time. When the run reaches another status the page
+// half second, move the progress bars and the numbers (the run's total in #progress; each
+// installation's in the element marked data-installation="i": its bar when it has one,
+// each value in the one marked data-field="name", as the server words it), draw rows/s
+// over time. When the run reaches another status the page
 // reloads and the server renders what comes next.
 // No inline script anywhere (the CSP forbids it): this file is all the page runs.
 "use strict";
@@ -53,13 +54,26 @@
     ctx.fillText(number(Math.round(rMax)) + " rows/s", pad + 2, 14);
   }
 
+  function showBar(bar, done, toSend) {
+    if (!bar) { return; }
+    bar.setAttribute("aria-valuemax", String(toSend));
+    bar.setAttribute("aria-valuenow", String(done));
+    bar.setAttribute("aria-valuetext", number(done) + " of " + number(toSend) + " rows");
+    var visual = bar.querySelector("progress");
+    if (visual) {
+      visual.max = toSend || 1;
+      visual.value = done;
+    }
+  }
+
   function showInstallation(box, send) {
+    showBar(box.querySelector('[role="progressbar"]'), send.done, send.to_send);
     box.querySelectorAll("[data-field]").forEach(function (el) {
       var field = el.dataset.field;
       var value = send[field];
       if (field === "counts") {
         el.textContent = countsText(value);
-      } else if (field === "retries") {
+      } else if (field === "retries" || field === "done" || field === "to_send") {
         el.textContent = number(value);
       } else if (value === null || value === undefined) {
         el.textContent = el.dataset.unknown || (field === "concurrency" ? "–" : "");
@@ -76,17 +90,7 @@
 
   function showLive(live) {
     if (!live) { return; }
-    var bar = document.getElementById("progress");
-    if (bar) {
-      bar.setAttribute("aria-valuemax", String(live.to_send));
-      bar.setAttribute("aria-valuenow", String(live.done));
-      bar.setAttribute("aria-valuetext", number(live.done) + " of " + number(live.to_send) + " rows");
-      var visual = bar.querySelector("progress");
-      if (visual) {
-        visual.max = live.to_send || 1;
-        visual.value = live.done;
-      }
-    }
+    showBar(document.getElementById("progress"), live.done, live.to_send);
     setText("done", number(live.done));
     setText("to-send", number(live.to_send));
     (live.installations || []).forEach(function (send, i) {
