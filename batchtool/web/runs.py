@@ -40,10 +40,17 @@ log = logging.getLogger("batchtool.web")
 SHUTDOWN_WAIT_S: Final = 30.0
 #: Checks running at once; more uploads wait their turn ("Checking…").
 CHECKS_AT_ONCE: Final = 2
+#: The form field of the tick that sending (or approving) a run with forget rows needs.
+CONFIRM_FORGET: Final = "confirm_forget"
 
 
 class RunError(Exception):
-    """A request about a run that cannot be done now; ``str`` says why, for the page."""
+    """A request about a run that cannot be done now; ``str`` says why, for the page, and
+    ``field`` names the form field it is about, if one is (the page says it there)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Reception:
@@ -513,7 +520,10 @@ class RunManager:
 
 def _check_forget(meta: RunMeta, confirmed: bool) -> None:
     if (meta.plan or {}).get("by_operation", {}).get(api.FORGET) and not confirmed:
-        raise RunError("Tick “I understand that forget erases customer data” to send this file.")
+        raise RunError(
+            "Tick “I understand that forget erases customer data” to send this file.",
+            field=CONFIRM_FORGET,
+        )
 
 
 def _retry_files(inputs: tuple[Path, Path], first_results: Path, earlier: Path) -> None:
