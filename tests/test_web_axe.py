@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_web_browser as browser_tests
 from axe_playwright_python.sync_playwright import Axe
 from conftest import SimulatorProcesses
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
@@ -29,14 +30,8 @@ from web_support import KEY_ENV, PROFILE, csv_bytes
 
 from batchtool.simulator import DEFAULT_API_USERNAME
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install "
-        "-y chromium)",
-    ),
-]
+#: Marked and skipped as every browser test is.
+pytestmark = browser_tests.pytestmark
 
 SIZES = {
     "desktop": ViewportSize(width=1280, height=800),
