@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-browser lint bench wheel-smoke clean
+.PHONY: demo serve test test-browser screenshots lint bench wheel-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 # Only the end-to-end tests in a real browser (Debian's chromium: apt-get install chromium).
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser
+
+# README's screenshots of the ops page (docs/screenshots/*.png), made by the browser tests.
+screenshots: $(STAMP)
+	BATCHTOOL_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_web_axe.py -k screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check batchtool tests benchmarks

@@ -20,6 +20,7 @@ from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
 from batchtool.web.runerror import RunError
+from batchtool.web.runs import CONFIRM_FORGET
 from batchtool.web.runstore import ID_ROUTE, RunMeta
 
 routes = web.RouteTableDef()
@@ -153,6 +154,7 @@ async def run_page(
     meta: RunMeta,
     *,
     error: str | None = None,
+    error_field: str | None = None,
     status: int = 200,
     confirm_stop: bool = False,
 ) -> web.Response:
@@ -172,6 +174,8 @@ async def run_page(
     data = {
         "run": _summary(request, meta),
         "error": error,
+        # The field ``error`` is about: the page says it there and puts the focus on it.
+        "error_field": error_field if error else None,
         "can": may,
         "purged": retention.gone(meta) if meta.purged_at else None,
         "invalid_rows": invalid,
@@ -245,13 +249,13 @@ async def act(
         if done is not None:
             await done
     except RunError as exc:
-        return await run_page(request, meta, error=str(exc), status=refused)
+        return await run_page(request, meta, error=str(exc), error_field=exc.field, status=refused)
     await auditing.record(request, said, meta, rows=rows, detail=detail)
     return after_post(request, f"/runs/{meta.id}")
 
 
 async def confirmed_forget(request: web.Request) -> bool:
-    return (await forms.fields(request)).get("confirm_forget") == "yes"
+    return (await forms.fields(request)).get(CONFIRM_FORGET) == "yes"
 
 
 @routes.post(f"/runs/{ID_ROUTE}/send")

@@ -48,6 +48,8 @@ log = logging.getLogger("batchtool.web")
 SHUTDOWN_WAIT_S: Final = 30.0
 #: Checks running at once; more uploads wait their turn ("Checking…").
 CHECKS_AT_ONCE: Final = 2
+#: The form field of the tick that sending (or approving) a run with forget rows needs.
+CONFIRM_FORGET: Final = "confirm_forget"
 
 
 class RunManager:
@@ -444,4 +446,7 @@ class RunManager:
 
 def _check_forget(meta: RunMeta, confirmed: bool) -> None:
     if (meta.plan or {}).get("by_operation", {}).get(api.FORGET) and not confirmed:
-        raise RunError("Tick “I understand that forget erases customer data” to send this file.")
+        raise RunError(
+            "Tick “I understand that forget erases customer data” to send this file.",
+            field=CONFIRM_FORGET,
+        )
