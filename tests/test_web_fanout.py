@@ -121,7 +121,7 @@ async def test_installations_are_boxes_and_a_run_keeps_them_in_the_pages_order(f
     page = await (await fan.client.get("/")).text()
     assert "<legend>Installation</legend>" in page
     assert (
-        '<input id="installation-0" name="installation" type="checkbox" value="nats">'
+        '<input id="installation-0" name="installation" type="checkbox" value="nats" autofocus>'
         f'\n      <label for="installation-0">nats ({fan.nats.base_url})</label>'
     ) in page  # several offered: none ticked for you
     assert f'<label for="installation-1">Offerit EU: offerit ({fan.offerit.base_url})</label>' in (

@@ -51,7 +51,7 @@ async def test_new_batch_offers_each_profile_with_its_base_url(web: WebServer) -
     ]
     page = await (await web.client.get("/")).text()
     assert (
-        '<input id="installation-0" name="installation" type="checkbox" value="staging" checked>'
+        '<input id="installation-0" name="installation" type="checkbox" value="staging" checked autofocus>'
         f'\n      <label for="installation-0">staging ({web.simulator.base_url})</label>'
     ) in page  # the only one: ticked already
     for label in (
