@@ -16,7 +16,7 @@ import polars as pl
 
 from batchtool import model, selection
 from batchtool.results import read_back, read_results, write_results
-from batchtool.web import shown
+from batchtool.web import reading, shown
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -57,7 +57,7 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
         .select(pl.col("row").cast(pl.Int64), shown.cut_expr("error"))
         .collect()
     )
-    return [(int(row), str(error or "")) for row, error in frame.iter_rows()]
+    return [(int(row), reading.in_text(str(error or ""))) for row, error in frame.iter_rows()]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ def outcomes(results_path: Path) -> Outcomes:
         {
             "status": str(found),
             "http_status": http,
-            "reason": shown.cut(f"HTTP {http}: {reason}" if http is not None else str(reason)),
+            "reason": shown.cut(
+                reading.in_text(f"HTTP {http}: {reason}" if http is not None else str(reason))
+            ),
             "count": int(count),
             "rows": [int(r) for r in rows],
         }
