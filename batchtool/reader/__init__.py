@@ -114,13 +114,14 @@ class InputTable:
     #: many the header's values hold.
     breaks: pl.LazyFrame | None = None
     header_breaks: int = 0
+    text: Path | None = None  # delimited text: the UTF-8 file the frame reads
 
     def places(self) -> Places | None:
         """Where each data row is in the file (None: it has no lines or sheet rows); a pass
         over a delimited file's values."""
         if self.read_as is None:
             return None
-        return places(self.read_as, self.breaks, self.header_breaks)
+        return places(self.read_as, self.breaks, self.header_breaks, self.text)
 
     @property
     def header_place(self) -> str | None:
@@ -221,6 +222,7 @@ def read_input(
         read_as=read_as,
         breaks=breaks,
         header_breaks=header_breaks,
+        text=source.data if breaks is not None else None,
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import polars as pl
@@ -27,6 +28,7 @@ from batchtool.reader.formats import DELIMITED_FORMATS, EXCEL_FORMATS, ROW
 
 #: The column of ``InputTable.breaks``: line breaks inside one record's values.
 BREAKS: Final = "breaks"
+_CHUNK_BYTES: Final = 4 * 1024 * 1024
 #: The column of ``Places.shifts``: lines a data row is further down than its number says.
 SHIFT: Final = "shift"
 
@@ -78,15 +80,18 @@ class Places:
         return [f"{self.word} {place}" for place in self.of(rows)]
 
 
-def places(read_as: ReadAs, breaks: pl.LazyFrame | None, header_breaks: int) -> Places | None:
+def places(
+    read_as: ReadAs, breaks: pl.LazyFrame | None, header_breaks: int, text: Path | None = None
+) -> Places | None:
     """The places of a file read as ``read_as``; ``breaks`` (delimited text: each record's
-    line breaks, where it has any) is collected here, one pass over the file."""
+    line breaks, where it has any) is collected here, one pass over the values, unless the
+    UTF-8 ``text`` the frame reads holds no quote: only a quoted value spans lines."""
     if read_as.format in EXCEL_FORMATS:
         return Places("sheet row", read_as.header_row + 1)
     if read_as.format not in DELIMITED_FORMATS:
         return None
     first = read_as.header_row + header_breaks + 1
-    if breaks is None:
+    if breaks is None or (text is not None and not _holds_quote(text)):
         return Places("line", first)
     found = breaks.collect(engine="streaming")
     if not found.height:
@@ -96,6 +101,19 @@ def places(read_as: ReadAs, breaks: pl.LazyFrame | None, header_breaks: int) -> 
         (pl.col(ROW) + 1).alias(ROW), pl.col(BREAKS).cum_sum().cast(pl.Int64).alias(SHIFT)
     )
     return Places("line", first, shifts)
+
+
+def _holds_quote(text: Path) -> bool:
+    """Whether the file ``text`` holds a double quote, read a few MB at a time (much faster
+    than splitting it into values); a file that cannot be read is searched the slow way."""
+    try:
+        with text.open("rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                if b'"' in chunk:
+                    return True
+    except OSError:
+        return True
+    return False
 
 
 def line_breaks(frame: pl.LazyFrame, columns: int, eol: str) -> pl.LazyFrame:
