@@ -6,7 +6,10 @@ API is described once (from the vendor's pages in ``shared/seeds``).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final
+
+from batchtool.aliases import ALIASES, SIGN_IN_ALIASES
 
 SET_CUSTOMER_DETAILS: Final = "set_customer_details"
 LOCK: Final = "lock"
@@ -126,10 +129,38 @@ def endpoint_url(base_url: str, operation: str) -> str:
     return f"{base}{API_PREFIX}{operation}"
 
 
+#: Characters a header's matching key leaves out (a BOM stuck to the first header included).
+_NOT_COUNTED: Final = frozenset(" _-.\t\ufeff'’")
+
+
 def normalise_column_name(name: str) -> str:
-    """Column-name matching key: case, spaces, ``_`` and ``-`` are ignored."""
-    return "".join(ch for ch in name.casefold() if ch not in " _-\t\ufeff")
+    """Column-name matching key: case, accents, spaces, ``_``, ``-``, ``.`` and apostrophes
+    are ignored, and ``ß`` is ``ss`` ("Straße" and "STRASSE" are one key)."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(
+        ch for ch in folded if ch not in _NOT_COUNTED and not unicodedata.combining(ch)
+    )
 
 
-#: normalised spelling -> API name, e.g. "firstname" -> "firstname", "orderid" -> "orderid".
-COLUMN_LOOKUP: Final[dict[str, str]] = {normalise_column_name(c): c for c in KNOWN_COLUMNS}
+def _lookup() -> dict[str, str]:
+    lookup = {normalise_column_name(c): c for c in KNOWN_COLUMNS}
+    for column, spellings in ALIASES.items():
+        for spelling in spellings:
+            key = normalise_column_name(spelling)
+            if lookup.setdefault(key, column) != column:
+                raise ValueError(f"alias {spelling!r} of {column} already means {lookup[key]}")
+    return lookup
+
+
+#: normalised spelling -> API name: the API's own names ("firstname", "orderid") and the
+#: headers that mean them in other languages (``aliases``: "vorname" -> "firstname").
+COLUMN_LOOKUP: Final[dict[str, str]] = _lookup()
+#: The API names a header may only be mapped to by a person: they change how a customer
+#: signs in, so the ops page never preselects them on a guess.
+SIGN_IN_COLUMNS: Final[frozenset[str]] = frozenset({"username", "password"})
+#: Other languages' words for those (normalised) -> the API name, to name it as a hint only.
+SIGN_IN_HINTS: Final[dict[str, str]] = {
+    normalise_column_name(spelling): column
+    for column, spellings in SIGN_IN_ALIASES.items()
+    for spelling in spellings
+}

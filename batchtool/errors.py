@@ -10,19 +10,35 @@
                               (exit 3; what was journaled is safe, finish with --resume)
 
 A row that fails is never an exception: it is a status in the results.
-Every message is one line that names the problem and what to do about it.
+Every message is one line that names the problem and what to do about it. When what to do is
+an option of the command line, the error also carries it as data (``remedy``, see
+``batchtool.remedies``) and its problem in words that name no option (``problem``): the ops
+page offers the control that does what the option would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from batchtool.remedies import MapColumns, Remedy
 
 
 class BatchtoolError(Exception):
-    """Base class; ``str(exc)`` is a complete one-line message for a person."""
+    """Base class; ``str(exc)`` is a complete one-line message for a person.
+
+    ``problem``: the message without the command-line option that fixes it (the message
+    itself when it names none); ``remedy``: that fix, as data.
+    """
 
     exit_code = 2
+
+    def __init__(
+        self, message: str, *, problem: str | None = None, remedy: Remedy | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problem = message if problem is None else problem
+        self.remedy = remedy
 
 
 class InputError(BatchtoolError):
@@ -41,12 +57,26 @@ class UnknownColumnsError(InputError):
     """Columns that are neither API names, nor mapped, nor ignored.
 
     ``columns`` lists them in file order, so a caller (the ops page) can offer to map or
-    ignore each one instead of only showing the message.
+    ignore each one instead of only showing the message; ``named`` maps each header the file
+    names a column with to its API name (a field the unknown ones cannot also be mapped to);
+    ``header_unsure``: none of the header's cells names a column batchtool knows, so the
+    header may be further down.
     """
 
-    def __init__(self, message: str, columns: Sequence[UnknownColumn]) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        columns: Sequence[UnknownColumn],
+        named: Mapping[str, str] | None = None,
+        *,
+        header_unsure: bool = False,
+    ) -> None:
+        n = len(columns)
+        problem = f"{n:,} column{'s need' if n != 1 else ' needs'} a decision"
+        super().__init__(message, problem=problem, remedy=MapColumns())
         self.columns = tuple(columns)
+        self.named = dict(named or {})
+        self.header_unsure = header_unsure
 
 
 class UsageError(BatchtoolError):

@@ -20,7 +20,7 @@ from batchtool import model
 from batchtool.installation import Lane
 from batchtool.options import Job
 from batchtool.plan import PlanSummary, combined, with_warnings
-from batchtool.reader import InputTable, polars_errors
+from batchtool.reader import InputTable, Places, polars_errors
 from batchtool.report import EXIT_OK, InstallationReport, RunReport, exit_code
 from batchtool.results import (
     ResultSummary,
@@ -112,11 +112,13 @@ async def finish(
 ) -> RunReport:
     """Write the results, update the sync state, close the journal, and say what happened."""
 
-    def write() -> _Written:
+    def write() -> tuple[_Written, Places | None]:
         with polars_errors(job.path):
-            return _write(job, planning, sent)
+            written = _write(job, planning, sent)
+            # A dry run shows its plan: its rows are named as the file has them too.
+            return written, planning.table.places() if job.dry_run else None
 
-    written = await asyncio.to_thread(write)
+    written, places = await asyncio.to_thread(write)
     done = _lanes_sent(sent, planning.lanes)
     installations = tuple(
         _installation_report(lane, plan, summary, lane_sent)
@@ -164,6 +166,8 @@ async def finish(
         notes=tuple(notes),
         requests_sent=sum(i.requests_sent for i in installations),
         header_place=planning.table.header_place,
+        read_as=planning.table.read_as,
+        places=places,
         mean_concurrency=sum(means) if means else None,
         installations=installations,
     )

@@ -29,6 +29,7 @@ import polars as pl
 from batchtool import errors, model
 from batchtool.lockfile import RunLock
 from batchtool.lockfile import lock_path as lock_path  # the results path's run lock
+from batchtool.remedies import Resume
 from batchtool.results import JOURNAL_SCHEMA, last_outcome_per_row
 
 JOURNAL_VERSION: Final = 1
@@ -359,9 +360,12 @@ class Journal:
         except OSError as exc:
             # Going on would send rows whose outcome nobody could record: stop here. What is
             # already written stays valid (a half-written last line is cut off on resume).
-            raise errors.RunAborted(
+            problem = (
                 f"cannot write the journal {self.path} ({exc.strerror or exc}) — the rows it "
-                "holds are safe: free space or fix the folder, then run again with --resume"
+                "holds are safe: free space or fix the folder"
+            )
+            raise errors.RunAborted(
+                f"{problem}, then run again with --resume", problem=problem, remedy=Resume()
             ) from exc
         self.recorded += 1
         if self.recorded - self._synced >= FSYNC_EVERY_RECORDS:

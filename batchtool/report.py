@@ -9,6 +9,7 @@ from typing import Final
 
 from batchtool import model
 from batchtool.plan import PlanSummary
+from batchtool.reader import Places, ReadAs
 from batchtool.results import ResultSummary
 
 EXIT_OK: Final = 0
@@ -80,6 +81,11 @@ class RunReport:
     mean_concurrency: float | None = None
     #: Where the input's header is when not on its first line or row, e.g. "line 3".
     header_place: str | None = None
+    #: How the input was read: its sheet, header row, delimiter, encoding.
+    read_as: ReadAs | None = None
+    #: A dry run's: where each data row is in the input ("line 3", "sheet row 3"), when its
+    #: format has such places.
+    places: Places | None = None
     installations: tuple[InstallationReport, ...] = ()
 
     @property

@@ -71,8 +71,8 @@ def test_dry_run_with_invalid_rows_exits_1_and_lists_them(
     out = tmp_path / "bad.results.csv"
     result = runner.invoke(main, ["run", str(src), "--dry-run", "--results", str(out)])
     assert result.exit_code == 1, result.output
-    assert "row 1: password cannot be REMOVE" in result.output
-    assert "row 2: no lookup key" in result.output
+    assert "row 1 (line 2): password cannot be REMOVE" in result.output
+    assert "row 2 (line 3): no lookup key" in result.output
     assert [r["status"] for r in read_results(out)] == ["invalid", "invalid"]
 
 

@@ -293,7 +293,7 @@ def test_a_header_that_cannot_be_found_safely(tmp_path: Path, text: str, message
             id="empty-line",
         ),
         pytest.param(
-            "9", "{src}: --header-row 9, but the file has only 7 lines", id="past-the-end"
+            "9", "{src}: --header-row 9, but the file has only 6 lines", id="past-the-end"
         ),
     ],
 )
@@ -370,13 +370,14 @@ def test_excel_rounded_ids_are_invalid_and_other_fields_warned(tmp_path: Path) -
     assert result.exit_code == 1, result.output
     assert (
         "  invalid                3\n"
-        f"    row 1: customer_id '12345678901234570' {ROUNDED} — format the column as text "
+        f"    row 1 (sheet row 2): customer_id '12345678901234570' {ROUNDED} — format the "
+        "column as text "
         "and retype it\n"
-        "    row 2: customer_id '191.5' is not a whole number — retype the id\n"
-        f"    row 5: subscription_id '98765432109876543488' {ROUNDED} — format the column as "
-        "text and retype it\n"
+        "    row 2 (sheet row 3): customer_id '191.5' is not a whole number — retype the id\n"
+        f"    row 5 (sheet row 6): subscription_id '98765432109876543488' {ROUNDED} — format "
+        "the column as text and retype it\n"
         "  warnings               1 valid row(s) to check\n"
-        f"    row 3: zip '12345678901234570' {ROUNDED} — sent as it is; check it\n"
+        f"    row 3 (sheet row 4): zip '12345678901234570' {ROUNDED} — sent as it is; check it\n"
     ) in result.output
     # A long id typed as text is exactly what was typed; 15 digits are held exactly.
     statuses = {r["row"]: r["status"] for r in results_of(src)}
@@ -389,7 +390,8 @@ def test_scientific_notation_in_a_csv_lookup_is_invalid(tmp_path: Path) -> None:
     result = dry_run(src)
     assert result.exit_code == 1, result.output
     assert (
-        "    row 1: customer_id '1.23457E+16' is a number Excel wrote in scientific notation, "
+        "    row 1 (line 2): customer_id '1.23457E+16' is a number Excel wrote in scientific "
+        "notation, "
         "without all its digits — format the column as text in Excel and retype it\n"
     ) in result.output
     assert [r["status"] for r in results_of(src)] == ["invalid", "valid"]

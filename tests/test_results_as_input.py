@@ -71,9 +71,10 @@ def test_a_results_file_runs_again_and_its_bookkeeping_is_replaced(tmp_path: Pat
     again = tmp_path / "again.results.csv"
     result = run(first, again, "--ignore-column", "=Notes")
     assert result.exit_code == 1, result.output
-    assert "row 1: password is masked (***) in this results file — retype it or clear the cell" in (
-        result.output
-    )
+    assert (
+        "row 1 (line 2): password is masked (***) in this results file — retype it or clear "
+        "the cell"
+    ) in result.output
     # Values as first typed are what would be sent ...
     assert "customer_id=3&firstname=-193" in result.output
     # ... and the new results have one set of result columns, guarded again like the first.
@@ -123,10 +124,13 @@ def test_a_password_retyped_in_a_results_file_is_sent(tmp_path: Path) -> None:
     )
     result = run(src, tmp_path / "next.csv")
     assert result.exit_code == 1, result.output
-    assert "row 2: password is masked (***) in this results file — retype it or clear the cell" in (
+    assert (
+        "row 2 (line 3): password is masked (***) in this results file — retype it or clear "
+        "the cell"
+    ) in result.output
+    assert "row 3 (line 4): set_customer_details needs at least one field to change" in (
         result.output
     )
-    assert "row 3: set_customer_details needs at least one field to change" in result.output
     assert "PATCH {base}/api/customer/set_customer_details  customer_id=1&password=***" in (
         result.output
     )
@@ -147,9 +151,9 @@ def test_an_id_excel_rounded_stays_invalid_in_the_results_file(tmp_path: Path) -
     again = run(first, tmp_path / "again.results.csv")
     assert again.exit_code == 1, again.output
     assert (
-        "    row 1: customer_id '12345678901234570' was rounded by Excel, which keeps only 15 "
-        "digits of a number — format the column as text and retype it\n"
-        "    row 2: customer_id '191.5' is not a whole number — retype the id\n"
+        "    row 1 (sheet row 2): customer_id '12345678901234570' was rounded by Excel, which "
+        "keeps only 15 digits of a number — format the column as text and retype it\n"
+        "    row 2 (sheet row 3): customer_id '191.5' is not a whole number — retype the id\n"
     ) in again.output
     # Retyped, the row is valid again.
     workbook2 = openpyxl.load_workbook(first)

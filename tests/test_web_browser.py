@@ -284,7 +284,12 @@ def test_failed_rows_grouped_then_sent_again_through_the_plan(
     errors = page.get_by_role("table", name="Errors, grouped by reason")
     expect(errors.get_by_role("row")).to_have_count(2)  # the header, one group
     expect(errors.get_by_role("row").nth(1).get_by_role("cell")).to_have_text(
-        ["failed", "HTTP 404: customer not found (customer_id=…)", "12", "rows 9, 10, 11"]
+        [
+            "failed",
+            "HTTP 404: customer not found (customer_id=…)",
+            "12",
+            "rows 9 (line 10), 10 (line 11), 11 (line 12)",
+        ]
     )
     first = page.url
     page.get_by_role("button", name="Send the 12 failed rows again").click()
@@ -307,6 +312,63 @@ def test_failed_rows_grouped_then_sent_again_through_the_plan(
     expect(page.get_by_text("The failed rows are sent again in")).to_be_visible()
     expect(page.get_by_role("button", name="Send the 12 failed rows again")).to_have_count(0)
     _fits_a_phone(page)
+
+
+def test_the_page_offers_the_control_where_the_terminal_takes_a_flag(
+    page: Page, server: Served, tmp_path: Path
+) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("operation,customer_id,Vorname,Login\nset,7,José,jo7\n".encode("latin-1"))
+    sign_in(page, server.url)
+    page.get_by_role("checkbox", name=re.compile("^staging ")).check()
+    page.get_by_label("Spreadsheet").set_input_files(latin)
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "latin.csv: not valid UTF-8 (byte 0xe9 at offset 45, line 2) — choose the file's "
+        "encoding below and check again"
+    )
+    encoding = page.get_by_label("Encoding")
+    expect(encoding).to_have_value("cp1252")  # the bytes decode cleanly: preselected
+    expect(encoding.locator("option:checked")).to_have_text("Western European (Windows-1252)")
+    page.get_by_role("button", name="Check again").click()
+
+    # Decoded, "Vorname" is read as firstname; "Login" waits for a person, not preselected.
+    expect(page.get_by_role("heading", name="Unknown columns")).to_be_visible()
+    expect(page.get_by_text("1 column needs a decision")).to_be_visible()
+    recognised = page.get_by_role("table", name="Columns recognised by their name")
+    expect(recognised.get_by_role("row").nth(1).get_by_role("cell")).to_have_text(
+        ["Vorname", "firstname"]
+    )
+    login = page.get_by_label("Column “Login”")
+    expect(login).to_have_value("")
+    login.select_option("username")
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+    expect(page.get_by_role("list", name="How the file was read")).to_contain_text(
+        "Encoding: Western European (Windows-1252)"
+    )
+    expect(page.get_by_text("customer_id=7&firstname=José&username=jo7")).to_be_visible()
+
+    book = tmp_path / "two.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    workbook.add_worksheet("Notes").write(0, 0, "The changes are on the next sheet")
+    changes = workbook.add_worksheet("Unlocks")
+    changes.write_row(0, 0, ["operation", "customer_id"])
+    changes.write_row(1, 0, ["unlock", "7"])
+    workbook.close()
+    page.get_by_role("link", name="New batch").click()
+    page.get_by_role("checkbox", name=re.compile("^staging ")).check()
+    page.get_by_label("Spreadsheet").set_input_files(book)
+    page.get_by_role("button", name="Check").click()
+    picker = page.get_by_label("Sheet", exact=True)
+    expect(picker.locator("option")).to_have_text(["Notes", "Unlocks"])
+    picker.select_option("Unlocks")
+    page.get_by_role("button", name="Check again").click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+    expect(page.get_by_role("list", name="How the file was read")).to_contain_text(
+        "Sheet: Unlocks (2 of 2)"
+    )
+    expect(page.get_by_role("button", name="Send 1 row")).to_be_visible()
 
 
 def test_a_killed_server_restarts_and_the_run_resumes(

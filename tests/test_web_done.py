@@ -63,6 +63,7 @@ async def test_errors_are_grouped_by_reason_with_example_rows(web: WebServer) ->
             "reason": "HTTP 404: customer not found (customer_id=…)",
             "count": 5,
             "rows": [2, 3, 4],
+            "places": ["line 3", "line 4", "line 5"],
         },
         {
             "status": "invalid",
@@ -70,6 +71,7 @@ async def test_errors_are_grouped_by_reason_with_example_rows(web: WebServer) ->
             "reason": "email '…' is not an email address",
             "count": 2,
             "rows": [6, 7],
+            "places": ["line 7", "line 8"],
         },
         {
             "status": "failed",
@@ -77,6 +79,7 @@ async def test_errors_are_grouped_by_reason_with_example_rows(web: WebServer) ->
             "reason": "HTTP 409: customer is locked; unlock it before editing",
             "count": 1,
             "rows": [8],
+            "places": ["line 9"],
         },
     ]
     assert run["error_groups"] == 3
@@ -84,9 +87,9 @@ async def test_errors_are_grouped_by_reason_with_example_rows(web: WebServer) ->
     assert "<caption>Errors, grouped by reason</caption>" in page
     assert (
         "<tr><td>failed</td><td>HTTP 404: customer not found (customer_id=…)</td>"
-        '<td class="number">5</td>\n    <td>rows 2, 3, 4</td></tr>'
+        '<td class="number">5</td>\n    <td>rows 2 (line 3), 3 (line 4), 4 (line 5)</td></tr>'
     ) in page
-    assert '<td class="number">1</td>\n    <td>row 8</td></tr>' in page
+    assert '<td class="number">1</td>\n    <td>row 8 (line 9)</td></tr>' in page
 
 
 async def test_the_page_says_when_not_every_group_is_shown(

@@ -142,7 +142,7 @@ async def test_an_upload_over_the_limit_gets_a_readable_413(web: WebServer) -> N
     assert "<h1>File too large</h1>" in page
     assert (
         "The file is larger than the upload limit of 1 MB — split it into smaller files, "
-        "or ask an admin to raise --max-upload-mb."
+        "or ask an admin to raise the server&#39;s upload limit."
     ) in page
     assert not (web.data_dir / "runs").exists()
 

@@ -21,6 +21,7 @@ from batchtool.dispatch import AUTO
 from batchtool.errors import BatchtoolError
 from batchtool.jsonlog import JsonLog
 from batchtool.progress import render_summary
+from batchtool.reader import Places
 from batchtool.report import EXIT_ABORTED, EXIT_USAGE, RunReport
 from batchtool.report_files import write_metrics, write_summary_json
 
@@ -56,10 +57,14 @@ class JsonErrorsCommand(click.Command):
             sys.exit(exc.exit_code)
 
 
-def _print_rows(examples: Sequence[tuple[int, str]], total: int, where: str) -> None:
-    """The first rows of a kind with why, and how many more there are (``where`` to look)."""
-    for row, why in examples:
-        click.echo(f"    row {row}: {why}")
+def _print_rows(
+    examples: Sequence[tuple[int, str]], total: int, where: str, places: Places | None
+) -> None:
+    """The first rows of a kind with why, and how many more there are (``where`` to look);
+    each row with its place in the file ("row 2 (line 3)") when it has one."""
+    said = places.say([row for row, _ in examples]) if places else [None] * len(examples)
+    for (row, why), place in zip(examples, said, strict=True):
+        click.echo(f"    row {row}{f' ({place})' if place else ''}: {why}")
     if total > len(examples):
         click.echo(f"    … and {total - len(examples)} more{where}")
 
@@ -71,18 +76,22 @@ def _print_plan(report: RunReport) -> None:
         click.echo(f"{plan.total} row(s) for {many} installations from {report.input_path}")
     else:
         click.echo(f"{plan.total} row(s) read from {report.input_path}")
+    read_as = report.read_as
+    if read_as is not None and read_as.sheet is not None:
+        of = f" ({read_as.sheets.index(read_as.sheet) + 1} of {len(read_as.sheets)})"
+        click.echo(f"  sheet '{read_as.sheet}'{of if len(read_as.sheets) > 1 else ''}")
     if report.header_place:
         click.echo(f"  header on {report.header_place}; the rows above it were skipped")
     for op, count in sorted(plan.by_operation.items()):
         click.echo(f"  {op:<22} {count} valid")
     if plan.invalid:
         click.echo(f"  {'invalid':<22} {plan.invalid}")
-        _print_rows(plan.invalid_examples, plan.invalid, " in the results")
+        _print_rows(plan.invalid_examples, plan.invalid, " in the results", report.places)
     for status, count in sorted(plan.preset.items()):
         click.echo(f"  {status:<22} {count} (not sent)")
     if plan.warned:
         click.echo(f"  {'warnings':<22} {plan.warned} valid row(s) to check")
-        _print_rows(plan.warnings, plan.warned, "")
+        _print_rows(plan.warnings, plan.warned, "", report.places)
     if report.sample_requests:
         click.echo("first requests as they would be sent:")
         for line in report.sample_requests:

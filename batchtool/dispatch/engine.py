@@ -14,6 +14,7 @@ from batchtool import model
 from batchtool.dispatch.config import DispatchConfig
 from batchtool.dispatch.pacing import Gate, Halted, RateLimit
 from batchtool.dispatch.retry import RetryPolicy
+from batchtool.remedies import RESUME_FIX
 
 _Lookup = tuple[str, str]
 
@@ -278,7 +279,7 @@ class _Engine:
                 if final.retryable:
                     self._aborted = (
                         f"{first} ({final.error}) — check the base URL and the network, "
-                        "then --resume"
+                        f"{RESUME_FIX}"
                     )
                 else:  # e.g. a certificate refused: the error itself says what to change
                     self._aborted = f"{first}: {final.error}"

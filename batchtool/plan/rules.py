@@ -28,6 +28,7 @@ from batchtool.reader import (
     ROW,
     cut,
 )
+from batchtool.remedies import NO_OPERATION_FIX, ChooseOperation, IgnoreColumn
 
 _NORMALISED: Final = "__plan_operation"
 
@@ -144,7 +145,9 @@ def _check_default(default_operation: str | None) -> str | None:
     default = normalise_operation(default_operation)
     if default is None:
         raise errors.UsageError(
-            f"unknown --operation {default_operation!r} — use {_OPERATIONS_TEXT}"
+            f"unknown --operation {default_operation!r} — use {_OPERATIONS_TEXT}",
+            problem=f"unknown operation {default_operation!r} — use {_OPERATIONS_TEXT}",
+            remedy=ChooseOperation(),
         )
     return default
 
@@ -153,7 +156,10 @@ def _check_columns(names: Sequence[str], *, has_default: bool) -> None:
     if api.OPERATION_COLUMN not in names and not has_default:
         raise errors.InputError(
             "no 'operation' column — add one or pass --operation OP "
-            "(one of set_customer_details, lock, unlock, forget)"
+            "(one of set_customer_details, lock, unlock, forget)",
+            problem="no 'operation' column — add one "
+            "(one of set_customer_details, lock, unlock, forget)",
+            remedy=ChooseOperation(),
         )
     if not any(k in names for k in api.LOOKUP_KEYS):
         raise errors.InputError(
@@ -165,7 +171,9 @@ def _check_columns(names: Sequence[str], *, has_default: bool) -> None:
     if stray:
         # The reader should have refused these; sending without them would drop data silently.
         raise errors.InputError(
-            f"unknown column {stray[0]!r} — rename it to an API name or pass --ignore-column"
+            f"unknown column {stray[0]!r} — rename it to an API name or pass --ignore-column",
+            problem=f"unknown column {stray[0]!r} — rename it to an API name",
+            remedy=IgnoreColumn(stray[0]),
         )
 
 
@@ -194,7 +202,7 @@ def _reasons(col: _ColumnGetter, raw_op: pl.Expr, *, has_keep: bool) -> list[pl.
     reasons = [
         when(
             raw_op.is_null(),
-            f"no operation — fill in {_OPERATIONS_TEXT} (or pass --operation OP)",
+            f"no operation — fill in {_OPERATIONS_TEXT}{NO_OPERATION_FIX}",
         ),
         when(
             unknown_op & raw_op.is_not_null(),

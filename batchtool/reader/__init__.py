@@ -11,10 +11,15 @@ the line (sheet row) under a one-line header.
 Any problem with the file or its columns is an :class:`errors.InputError` with a one-line
 message naming the file and what to do.
 
-The package's modules, one job each: ``sniff`` (format and encoding), ``limits`` and
-``xlsx_limits`` (Excel's limits, before a file is loaded), ``delimited``, ``jsonl``,
-``parquet``, ``excel`` (one per format), ``names`` (naming columns), ``rows`` (the final
-frame), ``messages`` (errors as one-line messages), ``formats`` (shared tables).
+What the reader decided (the sheet, the header's place, the delimiter, the encoding) is the
+table's ``read_as``; ``places`` says on which sheet row or line each data row is.
+
+The package's modules, one job each: ``sniff`` (format and encoding), ``magic`` (what a
+file is by its first bytes, spreadsheet or not), ``limits`` and ``xlsx_limits`` (Excel's
+limits, before a file is loaded), ``delimited``, ``jsonl``, ``parquet``, ``excel`` (one per
+format), ``names`` (naming columns), ``rows`` (the final frame), ``places`` (data rows to
+sheet rows and lines), ``messages`` (errors as one-line messages), ``formats`` (shared
+tables).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from batchtool.errors import InputError
-from batchtool.reader import limits, sniff, transcode
+from batchtool.reader import excel, limits, sniff, transcode
 from batchtool.reader.delimited import read_delimited
 from batchtool.reader.excel import check_xlsx_cells, read_excel
 from batchtool.reader.formats import (
@@ -58,7 +63,9 @@ from batchtool.reader.messages import (
 )
 from batchtool.reader.names import HeaderFit, header_fit, is_results_file, name_columns
 from batchtool.reader.parquet import read_parquet
+from batchtool.reader.places import Places, ReadAs, line_breaks, places
 from batchtool.reader.rows import finish, has_data_rows, unguard, unguarded
+from batchtool.remedies import ChooseSheet
 
 __all__ = [
     "BOOKKEEPING_PREFIX",
@@ -73,9 +80,12 @@ __all__ = [
     "NUMBER_PREFIX",
     "ROW",
     "InputTable",
+    "Places",
+    "ReadAs",
     "cut",
     "polars_errors",
     "read_input",
+    "sheet_names",
     "unguard",
     "unguarded",
 ]
@@ -90,7 +100,8 @@ class InputTable:
     hidden ``number:`` marks (see ``NUMBER_PREFIX``).
 
     ``headers`` maps each file column's frame name (not ``row``) to its header exactly as
-    written; ``header_row`` is the 1-based line (text) or sheet row (Excel) the header is on.
+    written; ``header_row`` is the 1-based line (text) or sheet row (Excel) the header is on;
+    ``read_as``, all the reader decided.
     """
 
     path: Path
@@ -98,6 +109,19 @@ class InputTable:
     frame: pl.LazyFrame
     headers: dict[str, str]
     header_row: int = 1
+    read_as: ReadAs | None = None
+    #: Delimited text: the records whose values hold line breaks (see ``places``), and how
+    #: many the header's values hold.
+    breaks: pl.LazyFrame | None = None
+    header_breaks: int = 0
+    text: Path | None = None  # delimited text: the UTF-8 file the frame reads
+
+    def places(self) -> Places | None:
+        """Where each data row is in the file (None: it has no lines or sheet rows); a pass
+        over a delimited file's values."""
+        if self.read_as is None:
+            return None
+        return places(self.read_as, self.breaks, self.header_breaks, self.text)
 
     @property
     def header_place(self) -> str | None:
@@ -149,7 +173,7 @@ def read_input(
     head = sniff.read_head(data, path)
     if chosen in TEXT_FORMATS:
         codec = sniff.text_codec(name, head, codec)
-    chosen = sniff.check_content(name, chosen, head, codec)
+    chosen = sniff.check_content(name, chosen, head, codec, data)
     column_map = column_map or {}
 
     def fits(cells: Sequence[str | None]) -> HeaderFit:
@@ -177,8 +201,28 @@ def read_input(
         if not headers:
             raise InputError(f"{name}: the file has no columns — is it the right file?")
         frame = _frame(path, source, raw, names)
+    read_as = ReadAs(
+        format=chosen,
+        sheet=raw.sheet,
+        sheets=raw.sheets,
+        header_row=raw.header_row,
+        delimiter=source.separator,
+        encoding=codec,
+    )
+    breaks, header_breaks = None, 0
+    if chosen in DELIMITED_FORMATS:
+        breaks = line_breaks(raw.frame, len(raw.headers), source.eol)
+        header_breaks = sum(h.count(source.eol) for h in raw.headers if h)
     return InputTable(
-        path=path, format=chosen, frame=frame, headers=headers, header_row=raw.header_row
+        path=path,
+        format=chosen,
+        frame=frame,
+        headers=headers,
+        header_row=raw.header_row,
+        read_as=read_as,
+        breaks=breaks,
+        header_breaks=header_breaks,
+        text=source.data if breaks is not None else None,
     )
 
 
@@ -248,7 +292,11 @@ def _frame(path: Path, source: Source, raw: RawTable, names: list[str | None]) -
         if line is not None:
             raise InputError(open_quote_message(path, line))
     where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
-    raise InputError(f"{path}: {where} has a header but no data rows — add rows under the header")
+    others = ChooseSheet(raw.sheets) if len(raw.sheets) > 1 else None
+    raise InputError(
+        f"{path}: {where} has a header but no data rows — add rows under the header",
+        remedy=others,
+    )
 
 
 def _header_hint(fmt: str, header_row: int | None) -> str | None:
@@ -277,3 +325,9 @@ def _read_raw(
     if source.fmt == "parquet":
         return read_parquet(source.data, path, max_rows)
     return read_excel(source.data, path, source.fmt, sheet, header_row, fits, max_rows)
+
+
+def sheet_names(path: str | Path) -> tuple[str, ...]:
+    """The sheets of the workbook at ``path``, in order, read without loading any (empty when
+    it is no workbook, or one that cannot be read: reading it says why)."""
+    return excel.sheet_names(Path(path))

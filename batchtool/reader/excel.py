@@ -37,8 +37,10 @@ from batchtool.reader.limits import (
     check_columns,
     rows_message,
 )
+from batchtool.reader.magic import MAGIC_OLE, MAGIC_ZIP
 from batchtool.reader.names import shell_word
-from batchtool.reader.xlsx_limits import check_xlsx, sheet_member
+from batchtool.reader.xlsx_limits import check_xlsx, sheet_member, workbook_sheets
+from batchtool.remedies import ChooseHeaderRow, ChooseSheet, IgnoreColumn
 
 #: Rows looked at first for the table's start: a sheet rarely opens with more empty ones.
 _FIRST_ROWS: Final = 1000
@@ -72,7 +74,9 @@ def read_excel(
     elif sheet not in sheets:
         listed = ", ".join(f"'{s}'" for s in sheets)
         raise InputError(
-            f"{name}: no sheet '{sheet}' — the sheets are {listed}; pick one with --sheet"
+            f"{name}: no sheet '{sheet}' — the sheets are {listed}; pick one with --sheet",
+            problem=f"{name}: no sheet '{sheet}'; the sheets are {listed}",
+            remedy=ChooseSheet(tuple(sheets)),
         )
     # skip_rows=0 keeps the empty rows above the table, so row i is sheet row i + 1.
     loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
@@ -81,16 +85,37 @@ def read_excel(
     _check_loaded(name, sheet, whole, letters, max_rows or MAX_ROWS)
     filled = _filled_rows(whole)
     if not filled:
+        problem = f"{name}: sheet '{sheet}' is empty — put a header row and data in it"
         raise InputError(
-            f"{name}: sheet '{sheet}' is empty — put a header row and data in it, "
-            "or pick another sheet with --sheet"
+            f"{problem}, or pick another sheet with --sheet",
+            problem=problem,
+            remedy=ChooseSheet(tuple(sheets)),
         )
     at = _header_index(name, sheet, whole, filled, header_row, fits)
     headers: list[str | None] = [None if v is None else str(v) for v in whole.row(at)]
     body = whole.slice(at + 1)
     empty = frozenset(i for i, c in enumerate(body.columns) if body[c].null_count() == body.height)
     body = body.select(_excel_text(pl.col(c)).alias(f"_c{i}") for i, c in enumerate(body.columns))
-    return RawTable(body.lazy(), headers, letters, empty, sheet, header_row=at + 1)
+    return RawTable(
+        body.lazy(), headers, letters, empty, sheet, header_row=at + 1, sheets=tuple(sheets)
+    )
+
+
+def sheet_names(data: Path) -> tuple[str, ...]:
+    """Every sheet of the workbook ``data``, in order: an .xlsx's from its workbook part (no
+    sheet is loaded), an .xls's from calamine (its format bounds it); empty when ``data`` is
+    no workbook that can be opened."""
+    try:
+        with data.open("rb") as f:
+            head = f.read(len(MAGIC_OLE))
+        if head.startswith(MAGIC_ZIP):
+            with zipfile.ZipFile(data) as z:
+                return workbook_sheets(z)
+        if head.startswith(MAGIC_OLE):
+            return tuple(fastexcel.read_excel(data.read_bytes()).sheet_names)
+    except (*_UNREADABLE, fastexcel.FastExcelError):
+        pass
+    return ()
 
 
 def _check_loaded(
@@ -137,9 +162,11 @@ def _header_index(
     """The index in ``whole`` of the header row (see the module docstring)."""
     if header_row is not None:
         if header_row > whole.height or not any(_cells(whole, header_row - 1)):
+            problem = f"{name}: row {header_row} of sheet '{sheet}' is empty"
             raise UsageError(
-                f"{name}: row {header_row} of sheet '{sheet}' is empty — pass the row the "
-                "header is in with --header-row"
+                f"{problem} — pass the row the header is in with --header-row",
+                problem=problem,
+                remedy=ChooseHeaderRow(),
             )
         return header_row - 1
     first = filled[0]
@@ -233,9 +260,12 @@ def check_xlsx_cells(
     if found.bad is not None:
         ref, what = found.bad
         header = raw.headers[used[_CELL_REF.sub(r"\1", ref)]] or ""
+        problem = f"{name}: cell {ref} on sheet '{raw.sheet}' holds {what}"
         raise InputError(
-            f"{name}: cell {ref} on sheet '{raw.sheet}' holds {what} — fix it, or skip the "
-            f"column with --ignore-column {shell_word(printable(header))}"
+            f"{problem} — fix it, or skip the column with --ignore-column "
+            f"{shell_word(printable(header))}",
+            problem=problem,
+            remedy=IgnoreColumn(header),
         )
     return _with_marks(raw, found.numbers, {letter: used[letter] for letter in found.numbers})
 

@@ -83,6 +83,7 @@ class RawTable:
     sheet: str | None = None
     header_row: int = 1
     numbers: Mapping[int, pl.Expr] = field(default_factory=dict)
+    sheets: tuple[str, ...] = ()  # every sheet of the workbook, in order
     formula_guarded: bool = False
 
 

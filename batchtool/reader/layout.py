@@ -13,6 +13,7 @@ from typing import Final
 
 from batchtool.errors import InputError, UsageError
 from batchtool.reader.names import HeaderFit
+from batchtool.remedies import ChooseDelimiter, ChooseHeaderRow
 
 #: The delimiters detected, in the order a tie is reported.
 CANDIDATES: Final[tuple[str, ...]] = (",", ";", "\t", "|")
@@ -105,16 +106,26 @@ def split(record: str, separator: str) -> list[str | None]:
 def _header_record(name: str, lines: list[str], header_row: int, complete: bool) -> str:
     if header_row > len(lines):
         if complete:
+            # The text after a last line break is no line of its own when it is empty.
+            count = len(lines) - (lines[-1] == "")
             raise UsageError(
-                f"{name}: --header-row {header_row}, but the file has only {len(lines)} lines"
+                f"{name}: --header-row {header_row}, but the file has only {count} lines",
+                problem=f"{name}: the header is said to be on line {header_row}, but the file "
+                f"has only {count} lines",
+                remedy=ChooseHeaderRow(),
             )
+        tail = "is too far down — the header must be within the first 64 KB of the file"
         raise UsageError(
-            f"{name}: --header-row {header_row} is too far down — the header must be within "
-            "the first 64 KB of the file"
+            f"{name}: --header-row {header_row} {tail}",
+            problem=f"{name}: header row {header_row} {tail}",
+            remedy=ChooseHeaderRow(),
         )
     if not lines[header_row - 1].strip():
+        problem = f"{name}: line {header_row} is empty"
         raise UsageError(
-            f"{name}: line {header_row} is empty — pass the line the header is on with --header-row"
+            f"{problem} — pass the line the header is on with --header-row",
+            problem=problem,
+            remedy=ChooseHeaderRow(),
         )
     return _record(lines, header_row)
 
@@ -174,9 +185,12 @@ def _delimiter(name: str, number: int, record: str, default: str, fits: Fits) ->
         return default
     listed = " and ".join(_NAMES[c] for c in tied)
     options = " or ".join(f"--delimiter {_option(c)}" for c in tied)
-    raise InputError(
+    problem = (
         f"{name}: cannot tell the delimiter: line {number} has {best} each of {listed} "
-        f"outside quotes — pass {options}"
+        "outside quotes"
+    )
+    raise InputError(
+        f"{problem} — pass {options}", problem=problem, remedy=ChooseDelimiter(tuple(tied), number)
     )
 
 

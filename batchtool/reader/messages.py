@@ -30,8 +30,12 @@ from batchtool.reader.formats import (
     first_line,
     title,
 )
+from batchtool.remedies import ChooseEncoding
 
 _CHUNK_BYTES: Final = 1024 * 1024
+#: The encoding a European office's text files most often are in when they are not UTF-8:
+#: what Excel on Windows saves "CSV" in (a superset of latin-1's printable characters).
+LIKELY_ENCODING: Final = "cp1252"
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def polars_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except _DATA_ERRORS as exc:
-        raise InputError(explain_polars(Path(path), exc)) from exc
+        raise explain_polars(Path(path), exc) from exc
     except fastexcel.FastExcelError as exc:
         raise InputError(
             f"{path}: cannot read it as an Excel workbook ({first_line(exc)}) — "
@@ -106,14 +110,15 @@ def polars_errors(path: Path) -> Iterator[None]:
         ) from exc
 
 
-def explain_polars(path: Path, exc: Exception) -> str:
+def explain_polars(path: Path, exc: Exception) -> InputError:
+    """What a polars error about the data at ``path`` means, as an InputError."""
     message = str(exc)
     lowered = message.lower()
     source = source_of(path)
     fmt = source.fmt if source else EXTENSIONS.get(path.suffix.lower(), "csv")
     data = source.data if source else path
     if ("utf-8" in lowered or "utf8" in lowered) and fmt not in TEXT_FORMATS:
-        return (
+        return InputError(
             f"{path}: a text column holds bytes that are not valid UTF-8 — "
             "store that column as UTF-8 text"
         )
@@ -122,22 +127,23 @@ def explain_polars(path: Path, exc: Exception) -> str:
         located = None if source and source.transcoded else _locate_bad_utf8(path, data, eol)
         if located is not None:
             return located
-        return f"{path}: not valid UTF-8 — pass --encoding latin-1 (or the file's real encoding)"
+        return not_utf8(path, None, 0, 0, data)
     if "more fields than defined" in lowered:
-        return _explain_ragged(path, source)
+        return InputError(_explain_ragged(path, source))
     if "not properly escaped" in lowered:
-        return _explain_open_quote(path, source)
+        return InputError(_explain_open_quote(path, source))
     if fmt == "jsonl":
-        return _explain_jsonl(path, source, message)
+        return InputError(_explain_jsonl(path, source, message))
     if isinstance(exc, pl.exceptions.NoDataError):
-        return f"{path}: the file has no header row — put the column names first"
-    return (
+        return InputError(f"{path}: the file has no header row — put the column names first")
+    problem = (
         f"{path}: cannot read it as {title(fmt)} ({first_line(exc)}) — "
-        f"check that it really is a {title(fmt)} file, or pass --format"
+        f"check that it really is a {title(fmt)} file"
     )
+    return InputError(f"{problem}, or pass --format", problem=problem)
 
 
-def _locate_bad_utf8(path: Path, data: Path, eol: str) -> str | None:
+def _locate_bad_utf8(path: Path, data: Path, eol: str) -> InputError | None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     newlines = 0
@@ -151,11 +157,7 @@ def _locate_bad_utf8(path: Path, data: Path, eol: str) -> str | None:
                     pending = len(decoder.getstate()[0])
                     start = max(exc.start - pending, 0)
                     line = newlines + chunk[:start].count(eol.encode()) + 1
-                    return (
-                        f"{path}: not valid UTF-8 (byte 0x{chunk[start]:02x} at offset "
-                        f"{offset + start}, line {line}) — pass --encoding latin-1 "
-                        "(or the file's real encoding)"
-                    )
+                    return not_utf8(path, chunk[start], offset + start, line, data)
                 offset += len(chunk)
                 newlines += chunk.count(eol.encode())
     except OSError:
@@ -254,6 +256,33 @@ def _explain_jsonl(path: Path, source: Source | None, message: str) -> str:
         return f"{path}: no JSON records, only blank lines — is it the right file?"
     first = cut(message.splitlines()[0], SHOWN_ERROR_CHARS)
     return f"{path}: cannot read it as JSON Lines ({first}) — {fix}"
+
+
+def not_utf8(
+    name: str | Path, byte: int | None, offset: int, line: int, data: Path
+) -> InputError:
+    """Text that is not UTF-8: ``byte`` at ``offset`` on ``line`` (None: not located). The
+    encoding suggested is ``LIKELY_ENCODING`` when it decodes the whole file ``data``."""
+    where = f" (byte 0x{byte:02x} at offset {offset}, line {line})" if byte is not None else ""
+    problem = f"{name}: not valid UTF-8{where}"
+    return InputError(
+        f"{problem} — pass --encoding latin-1 (or the file's real encoding)",
+        problem=problem,
+        remedy=ChooseEncoding(LIKELY_ENCODING if decodes(data, LIKELY_ENCODING) else None),
+    )
+
+
+def decodes(data: Path, codec: str) -> bool:
+    """Whether ``codec`` decodes every byte of the file ``data``."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        with data.open("rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError):
+        return False
+    return True
 
 
 def explain_os(path: Path, exc: OSError) -> str:

@@ -1,12 +1,15 @@
-"""Naming a file's columns by the API: loose matching of headers, --map, --ignore-column, a
-results file's own columns as bookkeeping, how well a row of cells fits as the header, and the
-messages for headers that are missing, doubled or unknown (with the closest API name)."""
+"""Naming a file's columns by the API: loose matching of headers (other languages' headers
+included, see ``aliases``), --map, --ignore-column, a results file's own columns as
+bookkeeping, how well a row of cells fits as the header, the messages for headers that are
+missing, doubled or unknown (with the closest API name), and which API name an unknown header
+surely means (``likely_column``: what the ops page may preselect)."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from batchtool import api
@@ -19,6 +22,7 @@ from batchtool.reader.formats import (
     cut,
     printable,
 )
+from batchtool.remedies import MapColumns
 
 #: Unknown columns a message names; the others are counted.
 _UNKNOWN_LISTED = 6
@@ -126,7 +130,10 @@ def name_columns(
             if mapped is not None:
                 raise InputError(
                     f"{name}: column '{printable(header)}' is both mapped with --map and skipped "
-                    "with --ignore-column — keep one of the two"
+                    "with --ignore-column — keep one of the two",
+                    problem=f"{name}: column '{printable(header)}' is both mapped to a field and "
+                    "ignored — keep one of the two",
+                    remedy=MapColumns(),
                 )
             col = IGNORED_PREFIX + header
         elif mapped is not None:
@@ -153,8 +160,16 @@ def name_columns(
         message = _unknown_column(name, unknown, _header_place(raw))
         if header_hint and not owner:
             message += f" — {header_hint}"
+        named = {
+            header: col
+            for col, header in owner.items()
+            if not col.startswith((IGNORED_PREFIX, BOOKKEEPING_PREFIX))
+        }
         raise UnknownColumnsError(
-            message, [UnknownColumn(header, closest(cut(header))) for header in unknown]
+            message,
+            [UnknownColumn(header, closest(cut(header))) for header in unknown],
+            named,
+            header_unsure=header_hint is not None and not owner,
         )
     return names, headers
 
@@ -171,10 +186,14 @@ def _map_targets(name: str, column_map: Mapping[str, str]) -> dict[str, str]:
     for header, target in column_map.items():
         api_name = api.COLUMN_LOOKUP.get(api.normalise_column_name(target))
         if api_name is None:
-            raise InputError(
-                f'{name}: --map "{printable(header)}={printable(target)}": '
+            tail = (
                 f"'{printable(target)}' is not a column batchtool knows — use one of: "
                 f"{', '.join(api.KNOWN_COLUMNS)}"
+            )
+            raise InputError(
+                f'{name}: --map "{printable(header)}={printable(target)}": {tail}',
+                problem=f"{name}: column '{printable(header)}' is mapped to {tail}",
+                remedy=MapColumns(),
             )
         targets[header] = api_name
     return targets
@@ -197,17 +216,74 @@ def _unknown_column(name: str, unknown: list[str], place: str) -> str:
     )
 
 
+#: The API's own names as matching keys (other languages' headers are matched whole only).
+_API_KEYS = {api.normalise_column_name(c): c for c in api.KNOWN_COLUMNS}
+#: The keys a misspelt header is compared with: a short word of another language ("ort",
+#: "nom") is as close to any short header, so only longer ones are.
+_FUZZY_KEYS = {k: c for k, c in api.COLUMN_LOOKUP.items() if k in _API_KEYS or len(k) >= 5}
+
+
 def closest(header: str) -> str | None:
-    """The API name ``header`` most likely means, or None when none is close."""
+    """The API name ``header`` most likely means, or None when none is close: a hint for a
+    person, who decides (see ``likely_column`` for what may be chosen without one)."""
     norm = api.normalise_column_name(header)
     if not norm:
         return None
+    if norm in api.SIGN_IN_HINTS:  # "Passwort": named, never read as it (see ``aliases``)
+        return api.SIGN_IN_HINTS[norm]
     # "Email Address" or "Zip Code": a known name inside the header is the likeliest meaning.
-    inside = [c for n, c in api.COLUMN_LOOKUP.items() if len(n) >= 3 and n in norm]
+    inside = [c for n, c in _API_KEYS.items() if len(n) >= 3 and n in norm]
     if inside:
         return max(inside, key=len)
-    close = difflib.get_close_matches(norm, list(api.COLUMN_LOOKUP), n=1, cutoff=0.6)
-    return api.COLUMN_LOOKUP[close[0]] if close else None
+    close = difflib.get_close_matches(norm, list(_FUZZY_KEYS), n=1, cutoff=0.6)
+    return _FUZZY_KEYS[close[0]] if close else None
+
+
+#: How close a misspelt header must be to a known one to be taken for it, and how far ahead
+#: of the closest spelling of any other column ("fristname": firstname 0.89, lastname 0.71).
+_LIKELY_RATIO = 0.8
+_LIKELY_LEAD = 0.1
+
+
+def likely_column(header: str, taken: Collection[str] = ()) -> str | None:
+    """The API name an unknown ``header`` surely means, or None when it is not sure.
+
+    Sure means one of: exactly one column is named by a whole word (or run of words) of the
+    header ("E-mail address", "Vorname des Kunden"), or a misspelling that is close to one
+    column's name and clearly closer than to any other's ("fristname"). Never a column in
+    ``taken`` (another column of the file has it), and never ``username`` or ``password``:
+    they change how a customer signs in, so only a person chooses them.
+    """
+    words = _words(header)
+    named = {
+        api.COLUMN_LOOKUP[key]
+        for start in range(len(words))
+        for end in range(start + 1, len(words) + 1)
+        if (key := "".join(words[start:end])) in api.COLUMN_LOOKUP
+    }
+    if named:
+        found = named.pop() if len(named) == 1 else None
+    else:
+        found = _misspelt(api.normalise_column_name(header))
+    if found is None or found in taken or found in api.SIGN_IN_COLUMNS:
+        return None
+    return found
+
+
+def _words(header: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", header.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return [w for w in re.split(r"[^\w]+|_", plain) if w]
+
+
+def _misspelt(norm: str) -> str | None:
+    best: dict[str, float] = {}
+    for key, column in _FUZZY_KEYS.items():
+        ratio = difflib.SequenceMatcher(None, norm, key).ratio()
+        best[column] = max(ratio, best.get(column, 0.0))
+    ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
+    (first, ratio), (_, runner_up) = ranked[0], ranked[1]
+    return first if ratio >= _LIKELY_RATIO and ratio - runner_up >= _LIKELY_LEAD else None
 
 
 def shell_word(word: str) -> str:

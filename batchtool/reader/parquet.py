@@ -32,7 +32,7 @@ def read_parquet(data: Path, name: Path, max_rows: int | None = None) -> RawTabl
             raise InputError(rows_message(name, max_rows))
     except pl.exceptions.PolarsError as exc:
         # Whatever polars makes of a footer it cannot decode, the file is damaged.
-        raise InputError(explain_polars(name, exc)) from exc
+        raise explain_polars(name, exc) from exc
     exprs = []
     marks: dict[int, pl.Expr] = {}
     for i, (col, dtype) in enumerate(schema.items()):

@@ -1,7 +1,8 @@
 """Choosing how to read a file: its format (extension, --format, magic bytes), which options
 apply to it, and its encoding (--encoding, or a byte order mark), all checked against the first
 bytes before any reader touches the file; and those first bytes as text, for the delimited
-reader to find its delimiter and header in."""
+reader to find its delimiter and header in. A file that is no spreadsheet at all (an image,
+a PDF, a Word document...) is named as what it is (``magic``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from batchtool.errors import InputError, UsageError
+from batchtool.reader import magic
 from batchtool.reader.formats import (
     DELIMITED_FORMATS,
     EXCEL_FORMATS,
@@ -19,7 +21,15 @@ from batchtool.reader.formats import (
     TEXT_FORMATS,
     title,
 )
-from batchtool.reader.messages import explain_os
+from batchtool.reader.messages import explain_os, not_utf8
+from batchtool.remedies import (
+    ChooseEncoding,
+    ChooseHeaderRow,
+    LeaveOut,
+    NotASpreadsheet,
+    Rename,
+    SaveAs,
+)
 
 # Enough to hold any real header line, small enough to read eagerly on every run.
 HEAD_BYTES: Final = 64 * 1024
@@ -36,10 +46,6 @@ _BOMS: Final[tuple[tuple[bytes, str, str], ...]] = (
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
-
-_MAGIC_ZIP: Final = b"PK\x03\x04"
-_MAGIC_OLE: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MAGIC_PARQUET: Final = b"PAR1"
 
 #: Share of NUL bytes at odd (or even) offsets above which text is UTF-16 without its mark.
 _UTF16_NUL_SHARE: Final = 0.4
@@ -72,17 +78,35 @@ def check_options(
 ) -> None:
     """Refuse an option that does not apply to ``fmt`` rather than silently ignoring it."""
     if sheet is not None and fmt not in EXCEL_FORMATS:
-        raise UsageError(f"{name}: --sheet applies to Excel files only; this is {title(fmt)}")
+        raise _not_for(name, fmt, "sheet", "--sheet", "Excel files")
     if delimiter is not None and fmt not in DELIMITED_FORMATS:
-        raise UsageError(
-            f"{name}: --delimiter applies to CSV and TSV files only; this is {title(fmt)}"
-        )
+        raise _not_for(name, fmt, "delimiter", "--delimiter", "CSV and TSV files")
     if header_row is not None and fmt not in DELIMITED_FORMATS | EXCEL_FORMATS:
-        raise UsageError(
-            f"{name}: --header-row applies to CSV, TSV and Excel files only; this is {title(fmt)}"
-        )
+        raise _not_for(name, fmt, "header_row", "--header-row", "CSV, TSV and Excel files")
     if header_row is not None and header_row < 1:
-        raise UsageError(f"--header-row must be 1 or more (the header's line), not {header_row}")
+        raise UsageError(
+            f"--header-row must be 1 or more (the header's line), not {header_row}",
+            problem=f"the header row must be 1 or more (the header's line), not {header_row}",
+            remedy=ChooseHeaderRow(),
+        )
+
+
+_OPTION_WORDS: Final = {
+    "sheet": "a sheet",
+    "delimiter": "a delimiter",
+    "header_row": "a header row",
+    "encoding": "an encoding",
+}
+
+
+def _not_for(name: str, fmt: str, option: str, flag: str, formats: str) -> UsageError:
+    """A reading option given for a file it does not apply to."""
+    tail = f"applies to {formats} only; this is {title(fmt)}"
+    return UsageError(
+        f"{name}: {flag} {tail}",
+        problem=f"{name}: {_OPTION_WORDS[option]} {tail}",
+        remedy=LeaveOut(option),
+    )
 
 
 def check_encoding(name: str, fmt: str, encoding: str | None) -> str | None:
@@ -90,16 +114,23 @@ def check_encoding(name: str, fmt: str, encoding: str | None) -> str | None:
     if encoding is None:
         return None
     if fmt not in TEXT_FORMATS:
+        tail = (
+            f"applies to CSV, TSV and JSON Lines only; {title(fmt)} files carry their own "
+            "encoding"
+        )
         raise UsageError(
-            f"{name}: --encoding applies to CSV, TSV and JSON Lines only; "
-            f"{title(fmt)} files carry their own encoding"
+            f"{name}: --encoding {tail}",
+            problem=f"{name}: {_OPTION_WORDS['encoding']} {tail}",
+            remedy=LeaveOut("encoding"),
         )
     try:
         return codecs.lookup(encoding).name
     except LookupError:
         raise UsageError(
             f"unknown --encoding '{encoding}' — use a Python codec name such as "
-            "utf-8, latin-1 or cp1252"
+            "utf-8, latin-1 or cp1252",
+            problem=f"unknown encoding '{encoding}'",
+            remedy=ChooseEncoding(),
         ) from None
 
 
@@ -113,7 +144,10 @@ def text_codec(name: str, head: bytes, codec: str | None) -> str | None:
     if bom is not None and codec is not None and _family(codec) != bom[1]:
         raise UsageError(
             f"{name}: the file starts with a {bom[1]} byte order mark but --encoding says "
-            f"{codec} — leave --encoding out"
+            f"{codec} — leave --encoding out",
+            problem=f"{name}: the file starts with a {bom[1]} byte order mark, which says its "
+            f"encoding, but {codec} was chosen",
+            remedy=LeaveOut("encoding"),
         )
     chosen = bom[0] if bom else codec
     # polars streams UTF-8 itself (BOM or not); only other encodings need decoding first.
@@ -149,11 +183,11 @@ def head_text(head: bytes, codec: str | None) -> str:
 
 def sniff(head: bytes) -> str:
     """What the first bytes say the file is: a binary format's name, else "csv" or "jsonl"."""
-    if head.startswith(_MAGIC_PARQUET):
+    if head.startswith(magic.MAGIC_PARQUET):
         return "parquet"
-    if head.startswith(_MAGIC_ZIP):
+    if head.startswith(magic.MAGIC_ZIP):
         return "xlsx"
-    if head.startswith(_MAGIC_OLE):
+    if head.startswith(magic.MAGIC_OLE):
         return "xls"
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "jsonl"
@@ -170,52 +204,73 @@ def _looks_like(kind: str) -> str:
     }[kind]
 
 
-def check_content(name: str, fmt: str, head: bytes, codec: str | None) -> str:
+def check_content(name: str, fmt: str, head: bytes, codec: str | None, data: Path) -> str:
     """Refuse a file whose bytes are not ``fmt``; returns the format to read it with.
 
-    ``codec``: what a text file is decoded with first (None: UTF-8).
+    ``codec``: what a text file is decoded with first (None: UTF-8); ``data``: the file.
     """
+    found = magic.other(head, data)
+    if found is not None:
+        raise _not_readable(name, found)
     kind = sniff(head if codec is None else head_text(head, codec).encode("utf-8"))
     if fmt in EXCEL_FORMATS:
         if kind in EXCEL_FORMATS:
             return kind  # calamine reads both; a misnamed workbook is still a workbook
-        raise InputError(
-            f"{name}: this is not an Excel workbook (it looks like {_looks_like(kind)}) — "
-            f"rename it to its real extension or pass --format {_suggest(kind)}"
-        )
+        raise _misnamed(name, "an Excel workbook", kind, _suggest(kind))
     if fmt == "parquet":
         if kind != "parquet":
-            raise InputError(
-                f"{name}: this is not a Parquet file (it looks like {_looks_like(kind)}) — "
-                f"rename it to its real extension or pass --format {_suggest(kind)}"
-            )
+            raise _misnamed(name, "a Parquet file", kind, _suggest(kind))
         return fmt
     if kind in ("parquet", "xlsx", "xls"):
-        raise InputError(
-            f"{name}: this is not {title(fmt)} text (it looks like {_looks_like(kind)}) — "
-            f"rename it to its real extension or pass --format {kind}"
-        )
+        raise _misnamed(name, f"{title(fmt)} text", kind, kind)
     if codec is None:
-        _check_utf8_head(name, head)
+        _check_utf8_head(name, head, data)
     return fmt
+
+
+def _not_readable(name: str, found: magic.Other) -> InputError:
+    if found.spreadsheet:
+        return InputError(
+            f"{name}: this is {found.what}, which batchtool does not read — open it and save it "
+            "as an Excel workbook (.xlsx) without a password, or as CSV",
+            problem=f"{name}: this is {found.what}, which batchtool does not read",
+            remedy=SaveAs(found.what),
+        )
+    return InputError(
+        f"{name}: this is {found.what}, not a spreadsheet — is it the right file?",
+        problem=f"{name}: this is {found.what}, not a spreadsheet",
+        remedy=NotASpreadsheet(found.what),
+    )
+
+
+def _misnamed(name: str, expected: str, kind: str, real: str) -> InputError:
+    problem = f"{name}: this is not {expected} (it looks like {_looks_like(kind)})"
+    return InputError(
+        f"{problem} — rename it to its real extension or pass --format {real}",
+        problem=problem,
+        remedy=Rename(_looks_like(kind)),
+    )
 
 
 def _suggest(kind: str) -> str:
     return kind if kind in FORMATS else "csv"
 
 
-def _check_utf8_head(name: str, head: bytes) -> None:
+def _check_utf8_head(name: str, head: bytes, data: Path) -> None:
     if b"\x00" in head:
         utf16 = _utf16_without_bom(head)
         if utf16:
+            problem = f"{name}: the file looks like {utf16.upper()} text without a byte order mark"
             raise InputError(
-                f"{name}: the file looks like {utf16.upper()} text without a byte order mark "
-                f"— pass --encoding {utf16}"
+                f"{problem} — pass --encoding {utf16}",
+                problem=problem,
+                remedy=ChooseEncoding(utf16),
             )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as exc:
-        raise InputError(not_utf8(name, head[exc.start], exc.start, head)) from None
+        line = head[: exc.start].count(b"\n") + 1
+        raise not_utf8(name, head[exc.start], exc.start, line, data) from None
     if b"\x00" in head:
         raise InputError(
             f"{name}: the file holds binary data (NUL bytes), not text — is it the right file?"
@@ -234,14 +289,6 @@ def _utf16_without_bom(head: bytes) -> str | None:
     if even > _UTF16_NUL_SHARE * pairs and odd < even / 10:
         return "utf-16-be"
     return None
-
-
-def not_utf8(name: str, byte: int, offset: int, before: bytes) -> str:
-    line = before[:offset].count(b"\n") + 1
-    return (
-        f"{name}: not valid UTF-8 (byte 0x{byte:02x} at offset {offset}, line {line}) — "
-        "pass --encoding latin-1 (or the file's real encoding)"
-    )
 
 
 def line_ending(text: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import IO, Final
 
 from batchtool.errors import InputError
-from batchtool.reader.messages import explain_os
+from batchtool.reader.messages import LIKELY_ENCODING, decodes, explain_os
+from batchtool.remedies import ChooseEncoding
 
 _CHUNK_BYTES: Final = 1024 * 1024
 
@@ -43,6 +44,15 @@ def to_utf8(data: Path, name: Path, codec: str, folder: Path) -> Path:
     try:
         with data.open("rb") as src, os.fdopen(fd, "wb") as dst:
             _copy(src, dst, name, codec)
+    except _NotDecodable as bad:
+        Path(target).unlink(missing_ok=True)
+        likely = codec != LIKELY_ENCODING and decodes(data, LIKELY_ENCODING)
+        other = LIKELY_ENCODING if likely else None
+        raise InputError(
+            f"{bad.problem} — pass the file's real encoding with --encoding",
+            problem=bad.problem,
+            remedy=ChooseEncoding(other),
+        ) from None
     except OSError as exc:
         Path(target).unlink(missing_ok=True)
         raise InputError(explain_os(name, exc)) from exc
@@ -64,7 +74,7 @@ def _copy(src: IO[bytes], dst: IO[bytes], name: Path, codec: str) -> None:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
             start = consumed - pending
-            raise InputError(_not_decodable(name, codec, exc, start, lines, eol)) from None
+            raise _NotDecodable(_not_decodable(name, codec, exc, start, lines, eol)) from None
         if eol is None and text:
             text = text.removeprefix("\ufeff")
             eol = "\r" if "\r" in text and "\n" not in text else "\n"
@@ -89,7 +99,12 @@ def _not_decodable(
     before = buffer[: exc.start].decode(codec, errors="replace")
     line = lines + before.count(eol or "\n") + 1
     what = f"byte 0x{buffer[exc.start]:02x}" if exc.start < len(buffer) else "a cut-off character"
-    return (
-        f"{name}: not valid {codec} ({what} at offset {start + exc.start}, line {line}) — "
-        "pass the file's real encoding with --encoding"
-    )
+    return f"{name}: not valid {codec} ({what} at offset {start + exc.start}, line {line})"
+
+
+class _NotDecodable(Exception):
+    """A byte the codec cannot decode; ``problem`` says where."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem

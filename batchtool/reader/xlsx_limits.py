@@ -89,6 +89,12 @@ def column_number(letters: str) -> int:
     return number
 
 
+def workbook_sheets(z: zipfile.ZipFile) -> tuple[str, ...]:
+    """The names of the workbook's sheets, in its order."""
+    workbook = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    return tuple(name for s in workbook.iter(f"{_NS}sheet") if (name := s.get("name")) is not None)
+
+
 def sheet_member(z: zipfile.ZipFile, sheet: str | None) -> tuple[str, str] | None:
     """(name, part) of the sheet called ``sheet`` (None: the first) in the workbook ``z``;
     None when the workbook does not say (calamine then says what is wrong)."""

@@ -92,7 +92,7 @@ def too_large_message(request: web.Request) -> str:
         limit_mb = request.app[CONFIG].max_upload_mb
         return (
             f"The file is larger than the upload limit of {limit_mb} MB — split it into smaller "
-            "files, or ask an admin to raise --max-upload-mb."
+            "files, or ask an admin to raise the server's upload limit."
         )
     return (
         f"This form sent more than the {body_limit(request) // 1024} KB the server takes for "

@@ -1,5 +1,6 @@
 """Column choices remembered per installation: the next upload with the same unknown headers
-finds them preselected instead of the guesses.
+finds them preselected instead of the guesses, and a header seen among other columns before
+finds its latest choice (``habits``; never ``username`` or ``password``, see ``checking``).
 
 Only what the mapping step offered is remembered (at most ``checking.COLUMNS_SHOWN``
 headers, each of a column name's length), keyed by those headers and, when there were more
@@ -40,8 +41,19 @@ class ColumnMemory:
         found = self._all().get(installation, {}).get(_key(headers, total))
         return dict(found) if isinstance(found, dict) else None
 
+    def habits(self, installation: str) -> dict[str, str]:
+        """Each header's latest remembered choice, whatever columns came with it."""
+        latest: dict[str, str] = {}
+        for choices in self._all().get(installation, {}).values():
+            if isinstance(choices, dict):
+                latest.update((h, c) for h, c in choices.items() if isinstance(c, str))
+        return latest
+
     def remember(self, installation: str, choices: Mapping[str, str], total: int) -> None:
         data = self._all()
-        data.setdefault(installation, {})[_key(list(choices), total)] = dict(choices)
+        sets = data.setdefault(installation, {})
+        key = _key(list(choices), total)
+        sets.pop(key, None)  # the latest choices come last, where ``habits`` finds them
+        sets[key] = dict(choices)
         make_private_dir(self.path.parent)
         write_json(self.path, data)

@@ -1,5 +1,6 @@
 """New batch: choose the installations (one, or several: the same file to each), upload a
-spreadsheet, check it; map unknown columns."""
+spreadsheet, check it; map unknown columns, read it otherwise (another sheet, encoding,
+header row, delimiter), ignore a column: each checks the kept upload again."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from aiohttp import web
 from batchtool import api, audit
 from batchtool.errors import UsageError
 from batchtool.reader import FORMATS
-from batchtool.web import auditing, forms
+from batchtool.web import auditing, forms, reading
 from batchtool.web.keys import INSTALLATIONS, RUNS
-from batchtool.web.pages_runs import find_run, run_page, signed_in_user
+from batchtool.web.pages_runs import Columns, find_run, run_page, signed_in_user
 from batchtool.web.permissions import Action, needs
 from batchtool.web.render import after_post, respond
-from batchtool.web.runerror import RunError
-from batchtool.web.runstore import ID_ROUTE
+from batchtool.web.runerror import ColumnConflict, RunError
+from batchtool.web.runstore import ID_ROUTE, RunMeta
 
 log = logging.getLogger("batchtool.web")
 
@@ -41,6 +42,7 @@ def _new_batch_data(request: web.Request, error: str | None = None) -> dict[str,
         "label_problems": [telling.say(i.label_problem) for i in offered if i.label_problem],
         "formats": list(FORMATS),
         "operations": list(api.OPERATIONS),
+        "delimiters": {name: words for name, (_, words) in reading.DELIMITERS.items()},
         "error": error,
     }
 
@@ -69,12 +71,11 @@ async def check_upload(request: web.Request) -> web.StreamResponse:
         if not upload.received:
             return _refused(request, "Choose a spreadsheet to upload.")
         form = upload.fields
-        options: dict[str, Any] = {
-            "sheet": form.get("sheet", "").strip() or None,
-            "operation": form.get("operation", "").strip() or None,
-            "column_map": {},
-            "ignore_columns": [],
-        }
+        try:
+            chosen = reading.chosen(form)
+        except reading.Refused as exc:
+            return _refused(request, str(exc))
+        options: dict[str, Any] = {**chosen, "column_map": {}, "ignore_columns": []}
         meta = await manager.upload(
             reception,
             installations=upload.every.get("installation", []),
@@ -106,8 +107,48 @@ async def map_columns(request: web.Request) -> web.StreamResponse:
         choices[column["header"]] = form.get(f"column-{index}", "")
     try:
         await request.app[RUNS].map_columns(meta, choices)
+    except ColumnConflict as conflict:
+        return await run_page(
+            request,
+            meta,
+            error=str(conflict),
+            status=400,
+            columns=Columns(conflict.choices, conflict.why),
+        )
     except RunError as exc:
         return await run_page(request, meta, error=str(exc), status=400)
-    detail = {"columns": "mapped or ignored"}
+    return await _checked_again(request, meta, {"columns": "mapped or ignored"})
+
+
+async def _checked_again(
+    request: web.Request, meta: RunMeta, detail: dict[str, str]
+) -> web.StreamResponse:
     await auditing.record(request, audit.CHECK, meta, rows=auditing.plan_rows(meta), detail=detail)
     return after_post(request, f"/runs/{meta.id}")
+
+
+@routes.post(f"/runs/{ID_ROUTE}/read")
+@needs(Action.CHECK)
+async def read_again(request: web.Request) -> web.StreamResponse:
+    """Check the kept upload again, read as the "Check again" form says."""
+    meta = find_run(request)
+    form = await forms.fields(request)
+    try:
+        options = reading.chosen(form, sheets=tuple(meta.sheets))
+        await request.app[RUNS].reread(meta, options)
+    except (reading.Refused, RunError) as exc:
+        return await run_page(request, meta, error=str(exc), status=400)
+    return await _checked_again(request, meta, {"reading": "read again"})
+
+
+@routes.post(f"/runs/{ID_ROUTE}/ignore-column")
+@needs(Action.CHECK)
+async def ignore_column(request: web.Request) -> web.StreamResponse:
+    """Leave out the column a check found a problem in, and check again."""
+    meta = find_run(request)
+    header = (await forms.fields(request)).get("header", "")
+    try:
+        await request.app[RUNS].ignore_column(meta, header)
+    except RunError as exc:
+        return await run_page(request, meta, error=str(exc), status=400)
+    return await _checked_again(request, meta, {"columns": "one ignored"})

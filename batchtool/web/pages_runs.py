@@ -8,6 +8,7 @@ progress bar, its counts and abort, its failed rows to send again, its own downl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -15,7 +16,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from batchtool import api, audit, model
-from batchtool.web import auditing, forms, retention, runlist, runstore, story
+from batchtool.reader.formats import EXTENSIONS
+from batchtool.web import auditing, forms, reading, retention, runlist, runstore, story
 from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
 from batchtool.web.render import after_post, error_page, respond, when
@@ -149,6 +151,39 @@ def _approval(request: web.Request, meta: RunMeta, may: dict[str, bool]) -> dict
     }
 
 
+@dataclass(frozen=True)
+class Columns:
+    """The mapping step as a refused form left it: each header's choice as the person made
+    it, and why a header's choice cannot be (shown next to its field)."""
+
+    choices: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _mapping(meta: RunMeta, columns: Columns | None) -> list[dict[str, Any]]:
+    """The mapping step's columns, with the choices and errors of a refused form."""
+    columns = columns or Columns()
+    return [
+        {
+            **column,
+            "choice": columns.choices.get(column["header"], column["choice"]),
+            "error": columns.errors.get(column["header"]),
+        }
+        for column in meta.unknown_columns
+    ]
+
+
+def _reading(meta: RunMeta) -> dict[str, Any]:
+    return reading.controls(
+        meta.options,
+        fmt=EXTENSIONS.get(Path(meta.input_name).suffix.lower()),
+        sheets=meta.sheets,
+        read_as=meta.read_as,
+        remedy=meta.remedy,
+        header_unsure=meta.header_unsure,
+    )
+
+
 async def run_page(
     request: web.Request,
     meta: RunMeta,
@@ -157,6 +192,7 @@ async def run_page(
     error_field: str | None = None,
     status: int = 200,
     confirm_stop: bool = False,
+    columns: Columns | None = None,
 ) -> web.Response:
     manager = request.app[RUNS]
     actor = request[ACTOR]
@@ -164,7 +200,8 @@ async def run_page(
     live = manager.live(meta.id)
     plan = meta.plan or {}
     shows_rows = meta.plan is not None and may[Action.DOWNLOAD]
-    invalid = await manager.invalid_rows(meta) if shows_rows else []
+    invalid = await manager.rows.invalid_rows(meta) if shows_rows else []
+    places = await manager.rows.places(meta, [row for row, _ in invalid])
     ended = meta.status in runstore.ENDED
     failed = meta.counts.get(model.FAILED, 0) if ended and not meta.purged_at else 0
     retry = manager.failed_to_retry(meta) if may[Action.CHECK] else {}
@@ -179,6 +216,21 @@ async def run_page(
         "can": may,
         "purged": retention.gone(meta) if meta.purged_at else None,
         "invalid_rows": invalid,
+        "row_places": places,
+        "read_as": reading.read_as_facts(meta.read_as) if meta.plan else [],
+        "can_read_again": (
+            meta.status in (runstore.PLANNED, runstore.COLUMNS, runstore.REJECTED)
+            and not meta.purged_at
+            and may[Action.CHECK]
+            and reading.offers_controls(meta.remedy)
+        ),
+        "reading": _reading(meta),
+        "mapping": _mapping(meta, columns),
+        "recognised": [
+            {"header": header, "field": target}
+            for header, target in meta.named_columns.items()
+            if api.normalise_column_name(header) != api.normalise_column_name(target)
+        ],
         "invalid_rows_more": max(0, int(plan.get("invalid", 0)) - len(invalid)) * shows_rows,
         "needs_forget_confirmation": bool(plan.get("by_operation", {}).get(api.FORGET)),
         "approval": on_approval,

@@ -1,7 +1,10 @@
 """The runs of one server: create them from uploads, check them, send, stop and resume them.
 
 The one place that changes a run's status, and the one where the engine's messages become
-a run's (``shown.Telling``: no server path or pid on a page). Everything slow happens off
+a run's (``reading.say``: no command-line option, the control that does the same instead;
+``shown.Telling``: no server path or pid on a page). A run not sent yet can be checked again
+with other reading options (``reread``) or other column choices (``map_columns``): its
+upload is kept. Everything slow happens off
 the event loop: checks in a worker thread (``checking.checked``; ``CHECKS_AT_ONCE`` at most,
 so a few big files at once stay within the server's memory; a check that runs out of it is
 refused, the server stays up), sends in a thread of their own (see ``sending``). A run that
@@ -22,6 +25,7 @@ installation only).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
@@ -32,13 +36,15 @@ from batchtool import api, snapshot
 from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, InputError, UsageError
-from batchtool.web import approval, checking, retention, retrying, runstore, shown, tables
+from batchtool.reader import sheet_names
+from batchtool.web import approval, checking, reading, retention, retrying, runstore, shown, tables
+from batchtool.web.checked import CheckedRows
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
 from batchtool.web.reception import Reception
 from batchtool.web.reception import targets as reception_targets
-from batchtool.web.runerror import RunError
+from batchtool.web.runerror import ColumnConflict, RunError
 from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
@@ -66,7 +72,7 @@ class RunManager:
         self.telling = telling
         self._checks = asyncio.Semaphore(CHECKS_AT_ONCE)
         self._runs: dict[str, RunMeta] = {}
-        self._invalid_rows: dict[str, list[tuple[int, str]]] = {}
+        self.rows = CheckedRows(store)
         self._jobs: dict[str, SendJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -101,17 +107,6 @@ class RunManager:
         job = self._jobs.get(run_id)
         return job.live if job else None
 
-    async def invalid_rows(self, meta: RunMeta) -> list[tuple[int, str]]:
-        if meta.purged_at:  # they quote the rows' values: customer data, deleted
-            self._invalid_rows.pop(meta.id, None)
-            return []
-        if meta.id not in self._invalid_rows:
-            rows: list[tuple[int, str]] = []
-            if meta.plan and meta.plan["invalid"]:
-                rows = await asyncio.to_thread(tables.invalid_rows, self.store.plan_path(meta))
-            self._invalid_rows[meta.id] = rows
-        return self._invalid_rows[meta.id]
-
     # -- checking ----------------------------------------------------------------------
 
     def reception(self) -> Reception:
@@ -142,38 +137,82 @@ class RunManager:
 
     async def map_columns(self, meta: RunMeta, choices: Mapping[str, str]) -> None:
         """Map or ignore the unknown columns as chosen (and those not offered: ignore),
-        remember the choice, check again."""
+        remember the choice, check again. ColumnConflict, and nothing changed, when two
+        columns would have one field."""
         if meta.status not in (runstore.COLUMNS, runstore.REJECTED):
             raise RunError("This run's columns are already settled.")
         for header, target in choices.items():
             if target and not checking.is_api_name(target):
                 raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
+        if why := checking.conflicts(choices, meta.named_columns):
+            raise ColumnConflict(dict(choices), why)
         for name in meta.names:
             self.memory.remember(name, choices, meta.unknown_total)
         meta.options = checking.apply_choices(
             meta.options, choices, ignore_rest=meta.unknown_total > len(choices)
         )
+        await self._check_again(meta)
+
+    async def reread(self, meta: RunMeta, options: Mapping[str, Any]) -> None:
+        """Check the kept upload again, read with ``options`` (see ``reading.chosen``). A
+        change of how it is read may change its columns: their mapping is asked again
+        (remembered choices come preselected)."""
+        if meta.status not in (runstore.PLANNED, runstore.COLUMNS, runstore.REJECTED):
+            raise RunError("This run can no longer be checked again: upload the file again.")
+        if meta.purged_at:
+            raise RunError(retention.gone(meta))
+        changed = {**meta.options, **options}
+        if reading.changes_columns(meta.options, changed):
+            changed.update(column_map={}, ignore_columns=[], ignore_unknown=False)
+        meta.options = changed
+        await self._check_again(meta)
+
+    async def ignore_column(self, meta: RunMeta, header: str) -> None:
+        """Leave the column an error named out of the run, and check again."""
+        remedy = meta.remedy or {}
+        if meta.status != runstore.REJECTED or remedy.get("kind") != "ignore_column":
+            raise RunError("This run has no column to ignore.")
+        if header != remedy.get("header"):
+            raise RunError("That is not the column the check found a problem in.")
+        meta.options = checking.apply_choices(meta.options, {header: ""}, ignore_rest=False)
+        await self._check_again(meta)
+
+    async def _check_again(self, meta: RunMeta) -> None:
         meta.status = runstore.CHECKING
         self.store.save(meta)
         await asyncio.shield(self._spawn(self._check(meta)))
 
     async def _check(self, meta: RunMeta) -> None:
         async with self._checks:
+            if not meta.sheets:
+                sheets = await asyncio.to_thread(sheet_names, self.store.input_path(meta))
+                meta.sheets = list(sheets)
             result = await checking.checked(meta, self.store, self._credentials, self.telling)
         meta.status = result.status
         meta.message = result.message
+        meta.remedy = result.remedy.to_json() if result.remedy else None
         meta.plan = result.plan
         for target, plan in itertools.zip_longest(meta.installations, result.plans):
             target.plan = plan
         meta.samples = list(result.samples)
+        meta.named_columns = result.named
+        meta.header_unsure = result.header_unsure
+        meta.unknown_columns, meta.unknown_total = [], 0
         if result.status == runstore.COLUMNS:
             meta.unknown_total = len(result.unknown)
             offered = checking.offered(result.unknown)
             headers = [c.header for c in offered]
             found = (self.memory.recall(n, headers, meta.unknown_total) for n in meta.names)
             remembered = next((choices for choices in found if choices is not None), None)
-            meta.unknown_columns = checking.column_choices(offered, remembered)
-        self._invalid_rows[meta.id] = result.invalid_rows
+            habits: dict[str, str] = {}
+            for name in reversed(meta.names):  # the first installation's habit wins
+                habits.update(self.memory.habits(name))
+            meta.unknown_columns = checking.column_choices(
+                offered, result.named, remembered, habits
+            )
+        if result.read_as is not None:
+            meta.read_as = dataclasses.asdict(result.read_as)
+        await self.rows.checked(meta, result.invalid_rows, result.places)
         self.store.save(meta)
 
     def _credentials(self, meta: RunMeta) -> dict[str, Credentials]:
@@ -182,9 +221,9 @@ class RunManager:
 
     def _tell(self, meta: RunMeta, exc: BatchtoolError | str) -> str:
         """An engine message about ``meta`` as the page shows it."""
-        return self.telling.say(
-            str(exc), files=self.store.named_files(meta), about_input=isinstance(exc, InputError)
-        )
+        text = reading.say(exc) if isinstance(exc, BatchtoolError) else reading.in_text(exc)
+        about_input = isinstance(exc, InputError)
+        return self.telling.say(text, files=self.store.named_files(meta), about_input=about_input)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -378,6 +417,10 @@ class RunManager:
             meta.resumable = True
         else:
             report = outcome.report
+            found = outcome.outcomes
+            # Looked up before the run changes: a page read meanwhile sees it whole or not.
+            examples = sorted({row for group in found.groups for row in group["rows"]})
+            where = await self.rows.places(meta, examples)
             if report.aborted:
                 meta.status = runstore.ABORTED
                 meta.message = self._tell(meta, report.aborted)
@@ -386,8 +429,10 @@ class RunManager:
             else:
                 meta.status = runstore.FINISHED
             meta.counts = dict(report.summary.counts)  # in the order people look for them
-            found = outcome.outcomes
             meta.errors, meta.error_groups = found.groups, found.group_count
+            for group in meta.errors:
+                if where:
+                    group["places"] = [where[row] for row in group["rows"]]
             meta.unsent = found.unsent
             meta.resumable = found.unsent > 0
             for target, there in zip(meta.installations, report.installations, strict=True):

@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import polars as pl
+
 from batchtool.journal import journal_path, lock_path
+from batchtool.reader import Places
 from batchtool.reader.formats import EXTENSIONS
 from batchtool.web import words
 from batchtool.web.files import make_private_dir, read_json, write_json
@@ -172,8 +175,21 @@ class RunMeta:
     options: dict[str, Any]
     status: str = CHECKING
     message: str | None = None
+    #: What fixes the problem ``message`` tells (``remedies.Remedy.to_json``), if a control
+    #: of the page does.
+    remedy: dict[str, Any] | None = None
     unknown_columns: list[dict[str, Any]] = field(default_factory=list)
     unknown_total: int = 0  # unknown columns in the file; the page offers the first few
+    #: The headers the file names API columns with (header -> API name), beside the unknown.
+    named_columns: dict[str, str] = field(default_factory=dict)
+    #: No header cell names a column batchtool knows: the header may be further down.
+    header_unsure: bool = False
+    #: The workbook's sheets, in order (empty: not a workbook).
+    sheets: list[str] = field(default_factory=list)
+    #: How the last check read the file (``reader.ReadAs`` as JSON), and where its data rows
+    #: are: ``{"word": "line", "first": 2, "shifted": bool}`` (shifts in ``places.parquet``).
+    read_as: dict[str, Any] | None = None
+    places: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
     samples: list[str] = field(default_factory=list)
     sends: list[Send] = field(default_factory=list)
@@ -295,6 +311,35 @@ class RunStore:
 
     def invalid_rows_path(self, meta: RunMeta) -> Path:
         return self.folder(meta.id) / "invalid-rows.json"
+
+    def places_path(self, meta: RunMeta) -> Path:
+        return self.folder(meta.id) / "places.parquet"
+
+    def save_places(self, meta: RunMeta, places: Places | None) -> None:
+        """Where a check found the data rows: in ``meta.places``, and the shifts of rows
+        below records of several lines in their own file (they may be many)."""
+        path = self.places_path(meta)
+        path.unlink(missing_ok=True)
+        meta.places = None
+        if places is None:
+            return
+        shifted = places.shifts is not None and places.shifts.height > 0
+        if places.shifts is not None and shifted:
+            places.shifts.write_parquet(path)
+        meta.places = {"word": places.word, "first": places.first, "shifted": shifted}
+
+    def load_places(self, meta: RunMeta) -> Places | None:
+        """The places ``save_places`` kept; None when there are none, or they cannot be
+        read (a place that may be wrong is never shown)."""
+        if meta.places is None:
+            return None
+        shifts = None
+        if meta.places.get("shifted"):
+            try:
+                shifts = pl.read_parquet(self.places_path(meta))
+            except (OSError, pl.exceptions.PolarsError):
+                return None
+        return Places(str(meta.places["word"]), int(meta.places["first"]), shifts)
 
     def results_path(self, meta: RunMeta) -> Path:
         return self.folder(meta.id) / "results.csv"

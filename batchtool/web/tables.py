@@ -22,7 +22,7 @@ import polars as pl
 
 from batchtool import model, selection
 from batchtool.results import read_results, write_results
-from batchtool.web import shown
+from batchtool.web import reading, shown
 
 #: Invalid rows shown on the plan page; all of them are in the plan download.
 INVALID_ROWS_SHOWN: Final = 500
@@ -65,7 +65,7 @@ def invalid_rows(plan_path: Path, limit: int = INVALID_ROWS_SHOWN) -> list[tuple
         .select(pl.col("row").cast(pl.Int64), shown.cut_expr("error"))
         .collect()
     )
-    return [(int(row), str(error or "")) for row, error in frame.iter_rows()]
+    return [(int(row), reading.in_text(str(error or ""))) for row, error in frame.iter_rows()]
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def outcomes(results_path: Path) -> Outcomes:
             **({"installation": str(group[model.INSTALLATION])} if whose else {}),
             "status": str(group["status"]),
             "http_status": group["http_status"],
-            "reason": shown.cut(_worded(group["http_status"], group["reason"])),
+            "reason": shown.cut(reading.in_text(_worded(group["http_status"], group["reason"]))),
             "count": int(group["count"]),
             "rows": [int(r) for r in group["rows"]],
         }
