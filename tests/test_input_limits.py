@@ -144,6 +144,28 @@ def test_a_json_value_of_exactly_a_cell_reads_escapes_and_all(tmp_path: Path) ->
     assert read_input(path).frame.collect()["firstname"].to_list() == [value]
 
 
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        pytest.param(["1", "2", "é" * LONG], "row 3 of column 'firstname'", id="text"),
+        pytest.param([["a"], ["b"], ["x" * LONG]], "row 3 of column 'firstname'", id="nested"),
+    ],
+)
+def test_a_parquet_text_longer_than_a_cell_is_refused_naming_where(
+    tmp_path: Path, values: list[object], where: str
+) -> None:
+    path = tmp_path / "in.parquet"
+    pl.DataFrame({"customer_id": ["1", "2", "3"], "firstname": values}).write_parquet(path)
+    assert refusal(path) == cell_refused(path, where)
+
+
+def test_a_parquet_text_of_exactly_a_cell_reads(tmp_path: Path) -> None:
+    path = tmp_path / "in.parquet"
+    value = "é" * MAX_CELL_CHARS  # twice as many bytes: characters are what count
+    pl.DataFrame({"customer_id": ["1"], "firstname": [value]}).write_parquet(path)
+    assert read_input(path).frame.collect()["firstname"].to_list() == [value]
+
+
 @pytest.mark.parametrize("ext", ["jsonl", "parquet"])
 def test_more_columns_than_excel_are_refused(tmp_path: Path, ext: str) -> None:
     frame = pl.DataFrame({f"c{i}": ["1"] for i in range(MAX_COLUMNS + 1)})
@@ -422,7 +444,7 @@ def test_many_unknown_headers_are_counted_not_all_listed(tmp_path: Path) -> None
 
 
 def test_long_values_are_cut_where_plan_reasons_and_samples_quote_them(tmp_path: Path) -> None:
-    long = "v" * 100_000
+    long = "v" * MAX_CELL_CHARS
     path = tmp_path / "in.parquet"
     pl.DataFrame(
         {

@@ -14,7 +14,7 @@ from batchtool.reader.formats import (
     NUMBER_FRACTION,
     RawTable,
 )
-from batchtool.reader.limits import check_columns, rows_message
+from batchtool.reader.limits import MAX_CELL_CHARS, cell_message, check_columns, rows_message
 from batchtool.reader.messages import explain_polars
 
 
@@ -22,7 +22,8 @@ def read_parquet(data: Path, name: Path, max_rows: int | None = None) -> RawTabl
     """A Parquet file's columns as text, scanned lazily; ``name`` is what messages say.
 
     Refused when it has more columns than a spreadsheet, or (given) more than ``max_rows``
-    rows: both are in the file's footer, so nothing is loaded to find out.
+    rows: both are in the file's footer, so nothing is loaded to find out. Refused too when a
+    text holds more than a spreadsheet cell does (``_check_cells``).
     """
     scan = pl.scan_parquet(data)
     try:
@@ -30,6 +31,7 @@ def read_parquet(data: Path, name: Path, max_rows: int | None = None) -> RawTabl
         check_columns(name, len(schema), "the file")
         if max_rows is not None and scan.select(pl.len()).collect().item() > max_rows:
             raise InputError(rows_message(name, max_rows))
+        _check_cells(scan, schema, name)
     except pl.exceptions.PolarsError as exc:
         # Whatever polars makes of a footer it cannot decode, the file is damaged.
         raise explain_polars(name, exc) from exc
@@ -42,6 +44,29 @@ def read_parquet(data: Path, name: Path, max_rows: int | None = None) -> RawTabl
             marks[i] = pl.col(f"_n{i}")
     names: list[str | None] = list(schema.names())
     return RawTable(scan.select(exprs), names, [repr(c) for c in schema.names()], numbers=marks)
+
+
+def _check_cells(scan: pl.LazyFrame, schema: pl.Schema, name: Path) -> None:
+    """A text (or a nested value, sent as JSON text) longer than a spreadsheet cell holds is
+    refused, naming its column and row, as the other formats refuse it. One streaming pass
+    over those columns alone; numbers and dates can never be that long."""
+    texts = {
+        col: _parquet_text(col, dtype)
+        for col, dtype in schema.items()
+        if dtype == pl.String or dtype.is_nested()
+    }
+    if not texts:
+        return
+    # Bytes first: counting them is cheap, and only a text of more bytes can be too long.
+    most = scan.select(e.str.len_bytes().max().alias(c) for c, e in texts.items())
+    for col, longest in most.collect(engine="streaming").row(0, named=True).items():
+        if longest is None or longest <= MAX_CELL_CHARS:
+            continue
+        too_long = texts[col].str.len_chars() > MAX_CELL_CHARS
+        first = scan.select(too_long.arg_true().first()).collect(engine="streaming").item()
+        if first is not None:
+            where = f"row {int(first) + 1} of column {col!r}"
+            raise InputError(cell_message(name, where))
 
 
 #: Significand bits per float type: integers up to 2**bits are held exactly.
