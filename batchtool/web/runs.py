@@ -7,12 +7,13 @@ with other reading options or column choices (``rechecking``): its upload is kep
 Everything slow happens off the event loop: checks in a worker thread (``checking.checked``;
 ``CHECKS_AT_ONCE`` at most, so a few big files at once stay within the server's memory; a
 check that runs out of it is refused, the server stays up), sends in a thread of their own
-(see ``sending``). A run that was sending when the server died shows as interrupted after
-the restart, ready to resume; its journal makes sure no row already ok is sent again. A
-finished run's failed rows can be sent again as a new run of their own, linked to it,
-checked like any upload (``retrying``). A run that needs a second person's approval
-(``approval``) waits for it, and is sent by whoever approves it. Once its customer data is
-deleted (``retention``), a run can no longer be sent, resumed or sent again.
+(see ``sending``), downloads made from the results in a worker thread (``downloads``). A run
+that was sending when the server died shows as interrupted after the restart, ready to
+resume; its journal makes sure no row already ok is sent again. A finished run's failed rows
+can be sent again as a new run of their own, linked to it, checked like any upload
+(``retrying``). A run that needs a second person's approval (``approval``) waits for it, and
+is sent by whoever approves it. Once its customer data is deleted (``retention``), a run can
+no longer be sent, resumed or sent again.
 
 A run sends to one installation or to several at once (a fan-out), chosen at upload
 (``reception``): the same file, checked once, to each. Each installation has its own share
@@ -39,6 +40,7 @@ from batchtool.reader import sheet_names
 from batchtool.web import (
     approval,
     checking,
+    downloads,
     reading,
     rechecking,
     retention,
@@ -46,7 +48,6 @@ from batchtool.web import (
     runstore,
     sending,
     shown,
-    tables,
 )
 from batchtool.web.checked import CheckedRows
 from batchtool.web.installations import Installations
@@ -394,25 +395,10 @@ class RunManager:
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
     async def copy(self, meta: RunMeta, kind: str, installation: str | None = None) -> Path:
-        """A download made from the results (``runstore.COPIES``: all rows as Excel, the rows
-        not ok as Excel, or one installation's rows as CSV), of ``installation``'s rows only
-        when given; made if it is not there yet. RunError says why not."""
-        path = self.store.copy_path(meta, kind, installation)
-        if not path.exists():
-            try:
-                await asyncio.to_thread(
-                    tables.write_copy,
-                    self.store.results_path(meta),
-                    path,
-                    failed=kind == runstore.FAILED_XLSX,
-                    installation=installation,
-                )
-            except BatchtoolError as exc:
-                raise RunError(self._tell(meta, exc)) from None
-        if meta.purged_at:  # deleted while the copy was made: it goes too
-            path.unlink(missing_ok=True)
-            raise RunError(retention.gone(meta))
-        return path
+        """A download made from the results when first asked for; see ``downloads.made``."""
+        return await downloads.made(
+            self.store, meta, kind, installation, lambda exc: self._tell(meta, exc)
+        )
 
     # -- shutting down -----------------------------------------------------------------
 
