@@ -37,6 +37,7 @@ from batchtool.web import (
     pages_audit,
     pages_auth,
     pages_batch,
+    pages_downloads,
     pages_runs,
     retention,
 )
@@ -124,6 +125,7 @@ def make_app(config: WebConfig, *, hashing: HashQueue | None = None) -> web.Appl
     app.router.add_routes(pages_auth.routes)
     app.router.add_routes(pages_batch.routes)
     app.router.add_routes(pages_runs.routes)
+    app.router.add_routes(pages_downloads.routes)
     app.router.add_routes(pages_approval.routes)
     app.router.add_routes(pages_audit.routes)
     app.router.add_static("/static/", STATIC_DIR)

@@ -1,5 +1,5 @@
-"""Four-eyes approval: when a run needs a second person, and what binds an approval to the
-run's exact file.
+"""Four-eyes approval: when a run needs a second person, who may decide on it, and what binds
+an approval to the run's exact file.
 
 A profile of the config file says when, beside its ``base_url``::
 
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from batchtool import api
+from batchtool.web import runstore
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import Approval, RunMeta
 
 NEVER: Final = "never"
@@ -95,6 +97,31 @@ def needed_at(meta: RunMeta, rule_of: Callable[[str], Rule]) -> str | None:
         if reason := needed(rule_of(target.name), target.plan or {}):
             reasons.append(f"{target.name}: {reason}" if meta.fanout else reason)
     return "; ".join(reasons) or None
+
+
+def refused(meta: RunMeta, reason: str) -> str:
+    """Why the one who asks to send ``meta`` cannot: it needs approval (``reason``), and
+    whoever approves it sends it."""
+    if meta.status == runstore.WAITING:
+        return (
+            f"This run is waiting for approval ({reason}): an approver or admin other "
+            "than the one who asked approves and sends it."
+        )
+    return (
+        f"This run needs a second person's approval ({reason}): request approval, "
+        "then an approver or admin other than you sends it."
+    )
+
+
+def waiting(meta: RunMeta, user: str) -> Approval:
+    """The request for approval ``meta`` waits on, for ``user`` to decide; RunError when it
+    waits on none, or when ``user`` asked for it: no one approves their own run."""
+    request = meta.approval
+    if meta.status != runstore.WAITING or request is None:
+        raise RunError("This run is not waiting for approval.")
+    if request.requested_by == user:
+        raise RunError("You asked for this run's approval: another approver or admin must.")
+    return request
 
 
 def changed(request: Approval, fingerprint: str, options: Mapping[str, Any]) -> str | None:

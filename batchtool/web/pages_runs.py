@@ -1,26 +1,25 @@
 """A run's page (plan, sending, done), its actions (send, stop, resume, send the failed rows
-again), its downloads, and the list of every run. Approving is in ``pages_approval``.
+again), and the list of every run. Approving is in ``pages_approval``, the downloads the
+page offers in ``pages_downloads``.
 
 A run to several installations shows each one beside the total: its share of the plan, its
-progress bar, its counts and abort, its failed rows to send again, its own downloads
-(``?installation=NAME`` on a download's path: that installation's rows only)."""
+progress bar, its counts and abort, its failed rows to send again, its own downloads."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-from urllib.parse import quote, urlencode
+from typing import Any
 
 from aiohttp import web
 
 from batchtool import api, audit, model
 from batchtool.reader.formats import EXTENSIONS
-from batchtool.web import auditing, forms, reading, retention, runlist, runstore, story
+from batchtool.web import auditing, downloads, forms, reading, retention, runlist, runstore, story
 from batchtool.web.keys import ACTOR, RUNS, SESSION
 from batchtool.web.permissions import Action, allowed, can, needs
-from batchtool.web.render import after_post, error_page, respond, when
+from batchtool.web.render import after_post, respond, when
 from batchtool.web.runerror import RunError
 from batchtool.web.runs import CONFIRM_FORGET
 from batchtool.web.runstore import ID_ROUTE, RunMeta
@@ -72,31 +71,6 @@ def _link(request: web.Request, run_id: str | None) -> dict[str, str] | None:
     return {"url": f"/runs/{other.id}", "text": f"{other.file_name}, checked {when(other.created)}"}
 
 
-_DOWNLOADS: Final = ("plan_csv", "results_csv", "results_xlsx", "failed_xlsx")
-
-
-def _downloads(
-    request: web.Request, meta: RunMeta, installation: str | None = None
-) -> dict[str, str | None]:
-    """The run's downloads (of ``installation``'s rows only, when given): their paths, None
-    for those there are not (yet, or any more)."""
-    store = request.app[RUNS].store
-    base = f"/runs/{meta.id}"
-    if meta.purged_at:
-        return dict.fromkeys(_DOWNLOADS)
-    ended = meta.status in runstore.ENDED and store.results_path(meta).exists()
-    part = meta.target(installation) if installation is not None else None
-    counts, unsent = (part.counts, part.unsent) if part else (meta.counts, meta.unsent)
-    not_ok = ended and counts.get(model.FAILED, 0) + counts.get(model.INVALID, 0) + unsent > 0
-    query = f"?{urlencode({'installation': installation})}" if installation is not None else ""
-    return {
-        "plan_csv": f"{base}/plan.csv" if meta.plan is not None and not query else None,
-        "results_csv": f"{base}/results.csv{query}" if ended else None,
-        "results_xlsx": f"{base}/results.xlsx{query}" if ended else None,
-        "failed_xlsx": f"{base}/failed.xlsx{query}" if not_ok else None,
-    }
-
-
 def _installations(
     request: web.Request, meta: RunMeta, retry: dict[str, int], live: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
@@ -115,7 +89,7 @@ def _installations(
             "aborted": target.aborted,
             "live": sending.get(target.name),
             "retry": retry.get(target.name) if len(retry) > 1 else None,
-            "downloads": _downloads(request, meta, target.name),
+            "downloads": downloads.offered(request.app[RUNS].store, meta, target.name),
         }
         for target in meta.installations
     ]
@@ -246,7 +220,7 @@ async def run_page(
         "story": story.events(meta),
         "sending_time": story.sending_time(meta),
         "live": shown_live,
-        "downloads": _downloads(request, meta),
+        "downloads": downloads.offered(manager.store, meta),
         "installations": _installations(request, meta, retry, shown_live),
         "send_to": _send_to(meta),
         "plan_each": _each(meta),
@@ -371,91 +345,3 @@ async def resume(request: web.Request) -> web.StreamResponse:
     meta = find_run(request)
     user = signed_in_user(request)
     return await act(request, meta, lambda: request.app[RUNS].resume(meta, user), 409, audit.RESUME)
-
-
-_CONTENT_TYPES: Final = {
-    ".csv": "text/csv; charset=utf-8",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-
-def _attachment(path: Path, name: str) -> web.FileResponse:
-    # The uploaded name goes into a header: ASCII stand-in plus the exact name, percent-encoded.
-    ascii_name = "".join(
-        ch if (ch.isascii() and ch.isalnum()) or ch in "._-" else "_" for ch in name
-    )
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    headers = {"Content-Disposition": disposition, "Content-Type": _CONTENT_TYPES[path.suffix]}
-    return web.FileResponse(path, headers=headers)
-
-
-def _stem(meta: RunMeta, installation: str | None = None) -> str:
-    """A download's name before its kind: the uploaded file's (and the installation's)."""
-    stem = Path(meta.file_name).stem or "batch"
-    return stem if installation is None else f"{stem}.{installation}"
-
-
-def _downloadable(request: web.Request, which: str) -> tuple[RunMeta, str | None]:
-    """The run, if its download ``which`` is there (of the installation the query names, if
-    it names one of the run's): 410 once retention deleted it."""
-    meta = find_run(request)
-    if meta.purged_at:
-        raise web.HTTPGone(text=retention.gone(meta))
-    installation = request.query.get("installation")
-    if installation is not None and meta.target(installation) is None:
-        raise web.HTTPNotFound()
-    if _downloads(request, meta, installation)[which] is None:
-        raise web.HTTPNotFound()
-    return meta, installation
-
-
-async def _download(
-    request: web.Request, meta: RunMeta, path: Path, name: str
-) -> web.StreamResponse:
-    await auditing.record(request, audit.DOWNLOAD, meta, detail={"download": name})
-    return _attachment(path, name)
-
-
-@routes.get(f"/runs/{ID_ROUTE}/plan.csv")
-@needs(Action.DOWNLOAD)
-async def plan_csv(request: web.Request) -> web.StreamResponse:
-    meta, _ = _downloadable(request, "plan_csv")
-    path = request.app[RUNS].store.plan_path(meta)
-    if not path.exists():
-        raise web.HTTPNotFound()
-    return await _download(request, meta, path, f"{_stem(meta)}.plan.csv")
-
-
-@routes.get(f"/runs/{ID_ROUTE}/results.csv")
-@needs(Action.DOWNLOAD)
-async def results_csv(request: web.Request) -> web.StreamResponse:
-    meta, installation = _downloadable(request, "results_csv")
-    if installation is None:
-        path = request.app[RUNS].store.results_path(meta)
-        return await _download(request, meta, path, f"{_stem(meta)}.results.csv")
-    return await _copy(request, meta, runstore.RESULTS_CSV, installation)
-
-
-async def _copy(
-    request: web.Request, meta: RunMeta, kind: str, installation: str | None
-) -> web.StreamResponse:
-    """A download made from the results (``runstore.COPIES``), of ``installation``'s rows."""
-    try:
-        path = await request.app[RUNS].copy(meta, kind, installation)
-    except RunError as exc:  # gone with the customer data, or too big for one sheet
-        return error_page(request, 410 if meta.purged_at else 409, str(exc))
-    return await _download(request, meta, path, f"{_stem(meta, installation)}.{kind}")
-
-
-@routes.get(f"/runs/{ID_ROUTE}/results.xlsx")
-@needs(Action.DOWNLOAD)
-async def results_xlsx(request: web.Request) -> web.StreamResponse:
-    meta, installation = _downloadable(request, "results_xlsx")
-    return await _copy(request, meta, runstore.RESULTS_XLSX, installation)
-
-
-@routes.get(f"/runs/{ID_ROUTE}/failed.xlsx")
-@needs(Action.DOWNLOAD)
-async def failed_xlsx(request: web.Request) -> web.StreamResponse:
-    meta, installation = _downloadable(request, "failed_xlsx")
-    return await _copy(request, meta, runstore.FAILED_XLSX, installation)

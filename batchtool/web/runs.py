@@ -3,17 +3,17 @@
 The one place that changes a run's status, and the one where the engine's messages become
 a run's (``reading.say``: no command-line option, the control that does the same instead;
 ``shown.Telling``: no server path or pid on a page). A run not sent yet can be checked again
-with other reading options (``reread``) or other column choices (``map_columns``): its
-upload is kept. Everything slow happens off
-the event loop: checks in a worker thread (``checking.checked``; ``CHECKS_AT_ONCE`` at most,
-so a few big files at once stay within the server's memory; a check that runs out of it is
-refused, the server stays up), sends in a thread of their own (see ``sending``). A run that
-was sending when the server died shows as interrupted after the restart, ready to resume;
-its journal makes sure no row already ok is sent again. A finished run's failed rows can be
-sent again as a new run of their own, linked to it, checked like any upload (``retrying``).
-A run that needs a second person's approval (``approval``) waits for it, and is sent by
-whoever approves it. Once its customer data is deleted (``retention``), a run can no longer
-be sent, resumed or sent again.
+with other reading options or column choices (``rechecking``): its upload is kept.
+Everything slow happens off the event loop: checks in a worker thread (``checking.checked``;
+``CHECKS_AT_ONCE`` at most, so a few big files at once stay within the server's memory; a
+check that runs out of it is refused, the server stays up), sends in a thread of their own
+(see ``sending``), downloads made from the results in a worker thread (``downloads``). A run
+that was sending when the server died shows as interrupted after the restart, ready to
+resume; its journal makes sure no row already ok is sent again. A finished run's failed rows
+can be sent again as a new run of their own, linked to it, checked like any upload
+(``retrying``). A run that needs a second person's approval (``approval``) waits for it, and
+is sent by whoever approves it. Once its customer data is deleted (``retention``), a run can
+no longer be sent, resumed or sent again.
 
 A run sends to one installation or to several at once (a fan-out), chosen at upload
 (``reception``): the same file, checked once, to each. Each installation has its own share
@@ -37,14 +37,25 @@ from batchtool.config import Credentials
 from batchtool.dispatch import DispatchConfig
 from batchtool.errors import BatchtoolError, InputError, UsageError
 from batchtool.reader import sheet_names
-from batchtool.web import approval, checking, reading, retention, retrying, runstore, shown, tables
+from batchtool.web import (
+    approval,
+    checking,
+    downloads,
+    reading,
+    rechecking,
+    retention,
+    retrying,
+    runstore,
+    sending,
+    shown,
+)
 from batchtool.web.checked import CheckedRows
 from batchtool.web.installations import Installations
 from batchtool.web.live import LiveRun
 from batchtool.web.mappings import ColumnMemory
 from batchtool.web.reception import Reception
 from batchtool.web.reception import targets as reception_targets
-from batchtool.web.runerror import ColumnConflict, RunError
+from batchtool.web.runerror import RunError
 from batchtool.web.runstore import Approval, RunMeta, RunStore, Send, now_iso
 from batchtool.web.sending import SendJob, SendOutcome
 
@@ -136,48 +147,20 @@ class RunManager:
         return meta
 
     async def map_columns(self, meta: RunMeta, choices: Mapping[str, str]) -> None:
-        """Map or ignore the unknown columns as chosen (and those not offered: ignore),
-        remember the choice, check again. ColumnConflict, and nothing changed, when two
-        columns would have one field."""
-        if meta.status not in (runstore.COLUMNS, runstore.REJECTED):
-            raise RunError("This run's columns are already settled.")
-        for header, target in choices.items():
-            if target and not checking.is_api_name(target):
-                raise RunError(f"Column '{header}': '{target}' is not a column batchtool knows.")
-        if why := checking.conflicts(choices, meta.named_columns):
-            raise ColumnConflict(dict(choices), why)
-        for name in meta.names:
-            self.memory.remember(name, choices, meta.unknown_total)
-        meta.options = checking.apply_choices(
-            meta.options, choices, ignore_rest=meta.unknown_total > len(choices)
-        )
-        await self._check_again(meta)
+        """Map or ignore the unknown columns as chosen, remember it, check again; see
+        ``rechecking.map_columns`` (ColumnConflict when two columns would have one field)."""
+        await self._check_again(meta, rechecking.map_columns(meta, choices, self.memory))
 
     async def reread(self, meta: RunMeta, options: Mapping[str, Any]) -> None:
-        """Check the kept upload again, read with ``options`` (see ``reading.chosen``). A
-        change of how it is read may change its columns: their mapping is asked again
-        (remembered choices come preselected)."""
-        if meta.status not in (runstore.PLANNED, runstore.COLUMNS, runstore.REJECTED):
-            raise RunError("This run can no longer be checked again: upload the file again.")
-        if meta.purged_at:
-            raise RunError(retention.gone(meta))
-        changed = {**meta.options, **options}
-        if reading.changes_columns(meta.options, changed):
-            changed.update(column_map={}, ignore_columns=[], ignore_unknown=False)
-        meta.options = changed
-        await self._check_again(meta)
+        """Check the kept upload again, read with ``options`` (``rechecking.reread``)."""
+        await self._check_again(meta, rechecking.reread(meta, options))
 
     async def ignore_column(self, meta: RunMeta, header: str) -> None:
         """Leave the column an error named out of the run, and check again."""
-        remedy = meta.remedy or {}
-        if meta.status != runstore.REJECTED or remedy.get("kind") != "ignore_column":
-            raise RunError("This run has no column to ignore.")
-        if header != remedy.get("header"):
-            raise RunError("That is not the column the check found a problem in.")
-        meta.options = checking.apply_choices(meta.options, {header: ""}, ignore_rest=False)
-        await self._check_again(meta)
+        await self._check_again(meta, rechecking.ignore_column(meta, header))
 
-    async def _check_again(self, meta: RunMeta) -> None:
+    async def _check_again(self, meta: RunMeta, options: dict[str, Any]) -> None:
+        meta.options = options
         meta.status = runstore.CHECKING
         self.store.save(meta)
         await asyncio.shield(self._spawn(self._check(meta)))
@@ -197,19 +180,9 @@ class RunManager:
         meta.samples = list(result.samples)
         meta.named_columns = result.named
         meta.header_unsure = result.header_unsure
-        meta.unknown_columns, meta.unknown_total = [], 0
-        if result.status == runstore.COLUMNS:
-            meta.unknown_total = len(result.unknown)
-            offered = checking.offered(result.unknown)
-            headers = [c.header for c in offered]
-            found = (self.memory.recall(n, headers, meta.unknown_total) for n in meta.names)
-            remembered = next((choices for choices in found if choices is not None), None)
-            habits: dict[str, str] = {}
-            for name in reversed(meta.names):  # the first installation's habit wins
-                habits.update(self.memory.habits(name))
-            meta.unknown_columns = checking.column_choices(
-                offered, result.named, remembered, habits
-            )
+        meta.unknown_columns, meta.unknown_total = rechecking.mapping_step(
+            meta, result, self.memory
+        )
         if result.read_as is not None:
             meta.read_as = dataclasses.asdict(result.read_as)
         await self.rows.checked(meta, result.invalid_rows, result.places)
@@ -236,15 +209,7 @@ class RunManager:
             raise RunError("This run is not waiting to be sent.")
         self._check_sendable(meta)
         if reason := self.approval_needed(meta):
-            if meta.status == runstore.WAITING:
-                raise RunError(
-                    f"This run is waiting for approval ({reason}): an approver or admin other "
-                    "than the one who asked approves and sends it."
-                )
-            raise RunError(
-                f"This run needs a second person's approval ({reason}): request approval, "
-                "then an approver or admin other than you sends it."
-            )
+            raise RunError(approval.refused(meta, reason))
         _check_forget(meta, confirm_forget)
         self._start(meta, user, resume=False)
 
@@ -281,22 +246,14 @@ class RunManager:
         self.store.save(meta)
         log.info("run %s: approval requested by %s (%s)", meta.id, user, reason)
 
-    def _waiting(self, meta: RunMeta, user: str) -> Approval:
-        request = meta.approval
-        if meta.status != runstore.WAITING or request is None:
-            raise RunError("This run is not waiting for approval.")
-        if request.requested_by == user:
-            raise RunError("You asked for this run's approval: another approver or admin must.")
-        return request
-
     async def approve(self, meta: RunMeta, user: str, *, confirm_forget: bool) -> None:
         """Approve a waiting run and send it, if its file is still exactly what was asked."""
-        self._waiting(meta, user)
+        approval.waiting(meta, user)
         self._check_sendable(meta)
         _check_forget(meta, confirm_forget)
         self.approval_needed(meta)  # a rule that cannot be read sends nothing
         fingerprint = await asyncio.to_thread(snapshot.fingerprint, self.store.input_path(meta))
-        request = self._waiting(meta, user)  # again: another approver may have come first
+        request = approval.waiting(meta, user)  # again: another approver may have come first
         if problem := approval.changed(request, fingerprint, meta.options):
             log.warning("run %s: not sent on approval by %s: %s", meta.id, user, problem)
             raise RunError(problem)
@@ -306,7 +263,7 @@ class RunManager:
         self.store.save(meta)
 
     def reject(self, meta: RunMeta, user: str, reason: str) -> None:
-        request = self._waiting(meta, user)
+        request = approval.waiting(meta, user)
         why = approval.reason_given(reason)
         if not why:
             raise RunError("Say why you reject it: the reason is shown on the run.")
@@ -417,10 +374,8 @@ class RunManager:
             meta.resumable = True
         else:
             report = outcome.report
-            found = outcome.outcomes
             # Looked up before the run changes: a page read meanwhile sees it whole or not.
-            examples = sorted({row for group in found.groups for row in group["rows"]})
-            where = await self.rows.places(meta, examples)
+            where = await self.rows.places(meta, outcome.example_rows())
             if report.aborted:
                 meta.status = runstore.ABORTED
                 meta.message = self._tell(meta, report.aborted)
@@ -428,18 +383,7 @@ class RunManager:
                 meta.status = runstore.STOPPED
             else:
                 meta.status = runstore.FINISHED
-            meta.counts = dict(report.summary.counts)  # in the order people look for them
-            meta.errors, meta.error_groups = found.groups, found.group_count
-            for group in meta.errors:
-                if where:
-                    group["places"] = [where[row] for row in group["rows"]]
-            meta.unsent = found.unsent
-            meta.resumable = found.unsent > 0
-            for target, there in zip(meta.installations, report.installations, strict=True):
-                target.counts = dict(there.summary.counts)
-                target.unsent = found.unsent_at.get(target.name, found.unsent)
-                target.aborted = self._tell(meta, there.aborted) if there.aborted else None
-            meta.sends[-1].aborted = [t.name for t in meta.installations if t.aborted]
+            sending.ended(meta, outcome, where, lambda text: self._tell(meta, text))
         finally:
             self._jobs.pop(meta.id, None)
         meta.finished_at = now_iso()
@@ -451,25 +395,10 @@ class RunManager:
         log.info("run %s: %s (%s)", meta.id, meta.status_text, counts)
 
     async def copy(self, meta: RunMeta, kind: str, installation: str | None = None) -> Path:
-        """A download made from the results (``runstore.COPIES``: all rows as Excel, the rows
-        not ok as Excel, or one installation's rows as CSV), of ``installation``'s rows only
-        when given; made if it is not there yet. RunError says why not."""
-        path = self.store.copy_path(meta, kind, installation)
-        if not path.exists():
-            try:
-                await asyncio.to_thread(
-                    tables.write_copy,
-                    self.store.results_path(meta),
-                    path,
-                    failed=kind == runstore.FAILED_XLSX,
-                    installation=installation,
-                )
-            except BatchtoolError as exc:
-                raise RunError(self._tell(meta, exc)) from None
-        if meta.purged_at:  # deleted while the copy was made: it goes too
-            path.unlink(missing_ok=True)
-            raise RunError(retention.gone(meta))
-        return path
+        """A download made from the results when first asked for; see ``downloads.made``."""
+        return await downloads.made(
+            self.store, meta, kind, installation, lambda exc: self._tell(meta, exc)
+        )
 
     # -- shutting down -----------------------------------------------------------------
 

@@ -7,6 +7,9 @@ too (feeding the engine, retries, the journal, counting) runs away from the serv
 so pages answer quickly while a big run sends thousands of rows a second. What crosses
 between the two threads: a stop request one way; events and the outcome the other way, each
 through ``call_soon_threadsafe``.
+
+When it ends, what it left goes onto its run (``ended``): the counts, the errors grouped,
+the rows not sent, each installation's own; the run's status is ``runs``' to set.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +29,7 @@ from batchtool.runner import RunReport, run_batch_async
 from batchtool.web import tables
 from batchtool.web.checking import read_options
 from batchtool.web.live import LiveRun
+from batchtool.web.runstore import RunMeta
 
 #: How often the run reports progress; the page polls twice as often, so what it shows is
 #: never more than a second old.
@@ -36,6 +40,32 @@ PROGRESS_INTERVAL_S: Final = 0.5
 class SendOutcome:
     report: RunReport
     outcomes: tables.Outcomes
+
+    def example_rows(self) -> list[int]:
+        """The rows the error groups show as examples, in file order."""
+        return sorted({row for group in self.outcomes.groups for row in group["rows"]})
+
+
+def ended(
+    meta: RunMeta, outcome: SendOutcome, where: Mapping[int, str], tell: Callable[[str], str]
+) -> None:
+    """Put what a send that ended left onto its run ``meta``: its counts, its errors grouped
+    (each example row with its place in the file, ``where``, when the file has places), the
+    rows not sent yet (then it can be resumed), and each installation's counts, rows not
+    sent and abort (``tell``: an engine message as the page shows it)."""
+    report, found = outcome.report, outcome.outcomes
+    meta.counts = dict(report.summary.counts)  # in the order people look for them
+    meta.errors, meta.error_groups = found.groups, found.group_count
+    for group in meta.errors:
+        if where:
+            group["places"] = [where[row] for row in group["rows"]]
+    meta.unsent = found.unsent
+    meta.resumable = found.unsent > 0
+    for target, there in zip(meta.installations, report.installations, strict=True):
+        target.counts = dict(there.summary.counts)
+        target.unsent = found.unsent_at.get(target.name, found.unsent)
+        target.aborted = tell(there.aborted) if there.aborted else None
+    meta.sends[-1].aborted = [t.name for t in meta.installations if t.aborted]
 
 
 class SendJob:
