@@ -26,6 +26,7 @@ from axe_playwright_python.sync_playwright import Axe
 from conftest import SimulatorProcesses
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
 from test_web_browser import CHROMIUM, CHROMIUM_ARGS, SEEDED_RUNS, WAIT_MS, Served, _serve, sign_in
+from test_web_reading import LATIN1, TWO_SHEETS
 from web_support import KEY_ENV, PROFILE, csv_bytes
 
 from batchtool.simulator import DEFAULT_API_USERNAME
@@ -40,9 +41,11 @@ SIZES = {
 
 #: The installation whose simulator answers each request after half a second: a run of
 #: ``SLOW_ROWS`` rows there stays in "Sending" for half a minute or more (a state that needs
-#: it sending starts another one after that), and stops within a second.
+#: it sending starts another one after that), and stops within a second. One answer in
+#: ``1 / SLOW_BUSY`` is 503 (busy), retried: a run there soon says why it slows down.
 SLOW = "offerit-eu"
 SLOW_ROWS = 5_000
+SLOW_BUSY = 0.02
 #: The installation where every run waits for a second person's approval.
 FOUR_EYES = "four-eyes"
 
@@ -86,18 +89,23 @@ class Site:
                 del self._urls[name]
         return self.once(name, make)
 
-    def upload(self, page: Page, file: Path, installation: str = PROFILE) -> str:
-        """Check ``file`` through New batch; the run's URL once its check is done."""
+    def upload(self, page: Page, file: Path, *installations: str) -> str:
+        """Check ``file`` through New batch for ``installations`` (PROFILE if none); the run's
+        URL once its check is done."""
         page.goto(self.url + "/")
-        page.get_by_role("checkbox", name=re.compile(f"^{re.escape(installation)} ")).check()
+        for name in installations or (PROFILE,):
+            page.get_by_role("checkbox", name=re.compile(f"^{re.escape(name)} ")).check()
         page.get_by_label("Spreadsheet").set_input_files(file)
         page.get_by_role("button", name="Check").click()
         expect(page.locator("#run")).not_to_have_attribute("data-status", "checking")
         return page.url
 
     def file(self, name: str, *lines: str) -> Path:
+        return self.raw(name, csv_bytes(*lines))
+
+    def raw(self, name: str, content: bytes) -> Path:
         path = self.folder / name
-        path.write_bytes(csv_bytes(*lines))
+        path.write_bytes(content)
         return path
 
 
@@ -112,7 +120,9 @@ def _profile(name: str, url: str, extra: str = "") -> str:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("axe")
     simulators = SimulatorProcesses()
-    slow = simulators("--latency-ms", "500", "--customers", str(SLOW_ROWS))
+    slow = simulators(
+        "--latency-ms", "500", "--customers", str(SLOW_ROWS), "--rate-503", str(SLOW_BUSY)
+    )
     served = _serve(
         folder,
         simulators,
@@ -164,10 +174,50 @@ def _new_batch(site: Site, page: Page) -> None:
     expect(page.get_by_role("heading", name="New batch")).to_be_visible()
 
 
+def _reading_options(site: Site, page: Page) -> None:
+    _new_batch(site, page)
+    for name in (PROFILE, SLOW):
+        page.get_by_role("checkbox", name=re.compile(f"^{name} ")).check()
+    page.get_by_text("Reading options").click()
+    expect(page.get_by_label("Header row")).to_be_visible()
+
+
 def _unknown_columns(site: Site, page: Page) -> None:
-    file = site.file("columns.csv", "operation,customer_id,E-mail address", "lock,1,a@b.example")
+    file = site.file(
+        "columns.csv", "operation,customer_id,E-mail address,Notes", "lock,1,a@b.example,x"
+    )
     page.goto(site.once("columns", lambda: site.upload(page, file)))
-    expect(page.get_by_role("heading", name="Unknown columns")).to_be_visible()
+    expect(page.get_by_text("2 columns need a decision")).to_be_visible()
+
+
+def _column_conflict(site: Site, page: Page) -> None:
+    # Notes first: the page opens on the first marked column, not on the first column.
+    file = site.file(
+        "mails.csv", "operation,customer_id,Notes,Mail 1,Mail 2", "set,7,x,a@b.example,c@d.example"
+    )
+    page.goto(site.once("conflict", lambda: site.upload(page, file)))
+    for header in ("Mail 1", "Mail 2"):
+        page.get_by_label(f"Column “{header}”").select_option("email")
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.get_by_text("“Mail 1” and “Mail 2” are both mapped to email")).to_have_count(2)
+
+
+def _sheet_picker(site: Site, page: Page) -> None:
+    file = site.raw("two-sheets.xlsx", TWO_SHEETS)
+    page.goto(site.once("sheets", lambda: site.upload(page, file)))
+    expect(page.get_by_label("Sheet", exact=True)).to_have_value("Notes")
+
+
+def _encoding_offer(site: Site, page: Page) -> None:
+    file = site.raw("latin.csv", LATIN1)
+    page.goto(site.once("encoding", lambda: site.upload(page, file)))
+    expect(page.get_by_label("Encoding")).to_have_value("cp1252")
+
+
+def _not_a_spreadsheet(site: Site, page: Page) -> None:
+    file = site.raw("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(40))
+    page.goto(site.once("png", lambda: site.upload(page, file)))
+    expect(page.get_by_role("alert")).to_have_text("This is a PNG image, not a spreadsheet.")
 
 
 def _plan(site: Site, page: Page) -> None:
@@ -198,11 +248,16 @@ def _send_slowly(site: Site, page: Page) -> str:
     return page.url
 
 
+#: What the page says once the slow installation has answered 503.
+SLOWED = re.compile(r"^the installation answered 503 \(busy\): slowing down to \d+ at a time$")
+
+
 def _sending(site: Site, page: Page) -> None:
     page.goto(site.sending("sending", lambda: _send_slowly(site, page)))
     expect(page.get_by_role("progressbar", name="Rows sent")).not_to_have_attribute(
         "aria-valuenow", "0"
     )
+    expect(page.get_by_role("status").filter(has_text=SLOWED)).to_be_visible()
 
 
 def _stop_confirmation(site: Site, page: Page) -> None:
@@ -234,6 +289,52 @@ def _send_with_failures(site: Site, page: Page) -> str:
 def _done(site: Site, page: Page) -> None:
     page.goto(site.once("done", lambda: _send_with_failures(site, page)))
     expect(page.get_by_role("button", name="Send the 4 failed rows again")).to_be_visible()
+
+
+#: Two installations at their own speeds: the quick simulator, and the slow one.
+TWO = (PROFILE, SLOW)
+
+
+def _plan_two(site: Site, page: Page) -> None:
+    rows = [f"lock,{i}" for i in range(1, 311)]
+    file = site.file("everywhere.csv", "operation,customer_id", *rows)
+    page.goto(site.once("plan-two", lambda: site.upload(page, file, *TWO)))
+    expect(page.get_by_role("button", name="Send 620 rows to 2 installations")).to_be_visible()
+
+
+def _send_slowly_to_two(site: Site, page: Page) -> str:
+    rows = (f"lock,{i}" for i in range(1, SLOW_ROWS + 1))
+    file = site.file("slow-two.csv", "operation,customer_id", *rows)
+    page.goto(site.upload(page, file, *TWO))
+    page.get_by_role("button", name=f"Send {2 * SLOW_ROWS:,} rows to 2 installations").click()
+    expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()
+    return page.url
+
+
+def _sending_two(site: Site, page: Page) -> None:
+    page.goto(site.sending("sending-two", lambda: _send_slowly_to_two(site, page)))
+    for name in TWO:
+        expect(page.get_by_role("progressbar", name=f"Rows sent to {name}")).to_be_visible()
+    slow = page.locator(".installation").filter(has_text=SLOW)
+    expect(slow.get_by_role("status").filter(has_text=SLOWED)).to_be_visible()
+
+
+def _send_with_failures_to_two(site: Site, page: Page) -> str:
+    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers at either
+    rows = [f"lock,{i}" for i in range(1, 17)]
+    file = site.file("weekly-two.csv", "operation,customer_id", *rows, *missing)
+    page.goto(site.upload(page, file, *TWO))
+    page.get_by_role("button", name="Send 40 rows to 2 installations").click()
+    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
+    return page.url
+
+
+def _done_two(site: Site, page: Page) -> None:
+    page.goto(site.once("done-two", lambda: _send_with_failures_to_two(site, page)))
+    expect(page.get_by_role("table", name="Rows by installation")).to_be_visible()
+    for name in TWO:
+        retry = page.get_by_role("button", name=f"Send the 4 failed rows to {name} again")
+        expect(retry).to_be_visible()
 
 
 def _runs(site: Site, page: Page) -> None:
@@ -272,7 +373,12 @@ def _not_found(site: Site, page: Page) -> None:
 STATES = [
     State("sign-in", _sign_in, user=None),
     State("new-batch", _new_batch),
+    State("reading-options", _reading_options),
     State("unknown-columns", _unknown_columns),
+    State("column-conflict", _column_conflict),
+    State("sheet-picker", _sheet_picker),
+    State("encoding-offer", _encoding_offer),
+    State("not-a-spreadsheet", _not_a_spreadsheet),
     State("plan", _plan),
     State("plan-with-forget", _plan_with_forget),
     State("refused-send", _refused),
@@ -280,6 +386,9 @@ STATES = [
     State("stop-confirmation", _stop_confirmation),
     State("stopped", _stopped),
     State("done", _done),
+    State("plan-two-installations", _plan_two),
+    State("sending-two-installations", _sending_two),
+    State("done-two-installations", _done_two),
     State("runs", _runs),
     State("approval-asked", _approval_asked),
     State("approval-to-decide", _approval_to_decide, user="bob"),
@@ -326,6 +435,8 @@ def test_axe_finds_nothing(site: Site, state: State, size: str) -> None:
         # The installations' boxes, in name order: the first one.
         pytest.param(_new_batch, "checkbox", re.compile(f"^{FOUR_EYES} "), id="new-batch"),
         pytest.param(_unknown_columns, "combobox", "Column “E-mail address”", id="unknown-columns"),
+        # The first of the two columns marked: where the fix is made.
+        pytest.param(_column_conflict, "combobox", "Column “Mail 1”", id="column-conflict"),
         pytest.param(_plan, "link", "Download plan (CSV)", id="plan"),
         pytest.param(_plan_with_forget, "link", "Download plan (CSV)", id="plan-with-forget"),
     ],
