@@ -55,6 +55,8 @@ SLOW_ROWS = 5_000
 SLOW_BUSY = 0.02
 #: The installation where every run waits for a second person's approval.
 FOUR_EYES = "four-eyes"
+#: A run to two installations at their own speeds: the quick simulator's and the slow one.
+TWO = (PROFILE, SLOW)
 
 SAMPLE = Path(__file__).parent.parent / "sample_data" / "ops_changes.xlsx"
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
@@ -249,10 +251,13 @@ def _refused(site: Site, page: Page) -> None:
     )
 
 
-def _send_slowly(site: Site, page: Page) -> str:
+def _send_slowly(site: Site, page: Page, *to: str) -> str:
+    """``SLOW_ROWS`` rows sent to ``to`` (the slow installation if none): the run's URL once
+    it is sending."""
+    to = to or (SLOW,)
     rows = (f"lock,{i}" for i in range(1, SLOW_ROWS + 1))
-    page.goto(site.upload(page, site.file("slow.csv", "operation,customer_id", *rows), SLOW))
-    page.get_by_role("button", name=f"Send {SLOW_ROWS:,} rows").click()
+    page.goto(site.upload(page, site.file("slow.csv", "operation,customer_id", *rows), *to))
+    page.get_by_role("button", name=re.compile(f"^Send {len(to) * SLOW_ROWS:,} rows")).click()
     expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()
     return page.url
 
@@ -286,11 +291,14 @@ def _stopped(site: Site, page: Page) -> None:
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
 
 
-def _send_with_failures(site: Site, page: Page) -> str:
-    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers: 404
+def _send_with_failures(site: Site, page: Page, *to: str) -> str:
+    """20 rows, 4 of them failing, sent to ``to`` (PROFILE if none): the run's URL once it
+    is finished."""
+    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers anywhere: 404
     rows = [f"lock,{i}" for i in range(1, 17)]
-    page.goto(site.upload(page, site.file("weekly.csv", "operation,customer_id", *rows, *missing)))
-    page.get_by_role("button", name="Send 20 rows").click()
+    file = site.file("weekly.csv", "operation,customer_id", *rows, *missing)
+    page.goto(site.upload(page, file, *to))
+    page.get_by_role("button", name=re.compile(f"^Send {20 * max(1, len(to))} rows")).click()
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
     return page.url
 
@@ -300,10 +308,6 @@ def _done(site: Site, page: Page) -> None:
     expect(page.get_by_role("button", name="Send the 4 failed rows again")).to_be_visible()
 
 
-#: Two installations at their own speeds: the quick simulator, and the slow one.
-TWO = (PROFILE, SLOW)
-
-
 def _plan_two(site: Site, page: Page) -> None:
     rows = [f"lock,{i}" for i in range(1, 311)]
     file = site.file("everywhere.csv", "operation,customer_id", *rows)
@@ -311,35 +315,16 @@ def _plan_two(site: Site, page: Page) -> None:
     expect(page.get_by_role("button", name="Send 620 rows to 2 installations")).to_be_visible()
 
 
-def _send_slowly_to_two(site: Site, page: Page) -> str:
-    rows = (f"lock,{i}" for i in range(1, SLOW_ROWS + 1))
-    file = site.file("slow-two.csv", "operation,customer_id", *rows)
-    page.goto(site.upload(page, file, *TWO))
-    page.get_by_role("button", name=f"Send {2 * SLOW_ROWS:,} rows to 2 installations").click()
-    expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()
-    return page.url
-
-
 def _sending_two(site: Site, page: Page) -> None:
-    page.goto(site.sending("sending-two", lambda: _send_slowly_to_two(site, page)))
+    page.goto(site.sending("sending-two", lambda: _send_slowly(site, page, *TWO)))
     for name in TWO:
         expect(page.get_by_role("progressbar", name=f"Rows sent to {name}")).to_be_visible()
     slow = page.locator(".installation").filter(has_text=SLOW)
     expect(slow.get_by_role("status").filter(has_text=SLOWED)).to_be_visible()
 
 
-def _send_with_failures_to_two(site: Site, page: Page) -> str:
-    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers at either
-    rows = [f"lock,{i}" for i in range(1, 17)]
-    file = site.file("weekly-two.csv", "operation,customer_id", *rows, *missing)
-    page.goto(site.upload(page, file, *TWO))
-    page.get_by_role("button", name="Send 40 rows to 2 installations").click()
-    expect(page.get_by_role("heading", name="Finished")).to_be_visible()
-    return page.url
-
-
 def _done_two(site: Site, page: Page) -> None:
-    page.goto(site.once("done-two", lambda: _send_with_failures_to_two(site, page)))
+    page.goto(site.once("done-two", lambda: _send_with_failures(site, page, *TWO)))
     expect(page.get_by_role("table", name="Rows by installation")).to_be_visible()
     for name in TWO:
         retry = page.get_by_role("button", name=f"Send the 4 failed rows to {name} again")
