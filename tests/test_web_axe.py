@@ -24,8 +24,16 @@ import pytest
 import test_web_browser as browser_tests
 from axe_playwright_python.sync_playwright import Axe
 from conftest import SimulatorProcesses
-from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    FloatRect,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 from test_web_browser import CHROMIUM, CHROMIUM_ARGS, SEEDED_RUNS, WAIT_MS, Served, _serve, sign_in
+from test_web_reading import LATIN1, TWO_SHEETS
 from web_support import KEY_ENV, PROFILE, csv_bytes
 
 from batchtool.simulator import DEFAULT_API_USERNAME
@@ -40,11 +48,15 @@ SIZES = {
 
 #: The installation whose simulator answers each request after half a second: a run of
 #: ``SLOW_ROWS`` rows there stays in "Sending" for half a minute or more (a state that needs
-#: it sending starts another one after that), and stops within a second.
+#: it sending starts another one after that), and stops within a second. One answer in
+#: ``1 / SLOW_BUSY`` is 503 (busy), retried: a run there soon says why it slows down.
 SLOW = "offerit-eu"
 SLOW_ROWS = 5_000
+SLOW_BUSY = 0.02
 #: The installation where every run waits for a second person's approval.
 FOUR_EYES = "four-eyes"
+#: A run to two installations at their own speeds: the quick simulator's and the slow one.
+TWO = (PROFILE, SLOW)
 
 SAMPLE = Path(__file__).parent.parent / "sample_data" / "ops_changes.xlsx"
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
@@ -86,18 +98,23 @@ class Site:
                 del self._urls[name]
         return self.once(name, make)
 
-    def upload(self, page: Page, file: Path, installation: str = PROFILE) -> str:
-        """Check ``file`` through New batch; the run's URL once its check is done."""
+    def upload(self, page: Page, file: Path, *installations: str) -> str:
+        """Check ``file`` through New batch for ``installations`` (PROFILE if none); the run's
+        URL once its check is done."""
         page.goto(self.url + "/")
-        page.get_by_role("checkbox", name=re.compile(f"^{re.escape(installation)} ")).check()
+        for name in installations or (PROFILE,):
+            page.get_by_role("checkbox", name=re.compile(f"^{re.escape(name)} ")).check()
         page.get_by_label("Spreadsheet").set_input_files(file)
         page.get_by_role("button", name="Check").click()
         expect(page.locator("#run")).not_to_have_attribute("data-status", "checking")
         return page.url
 
     def file(self, name: str, *lines: str) -> Path:
+        return self.raw(name, csv_bytes(*lines))
+
+    def raw(self, name: str, content: bytes) -> Path:
         path = self.folder / name
-        path.write_bytes(csv_bytes(*lines))
+        path.write_bytes(content)
         return path
 
 
@@ -112,7 +129,9 @@ def _profile(name: str, url: str, extra: str = "") -> str:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("axe")
     simulators = SimulatorProcesses()
-    slow = simulators("--latency-ms", "500", "--customers", str(SLOW_ROWS))
+    slow = simulators(
+        "--latency-ms", "500", "--customers", str(SLOW_ROWS), "--rate-503", str(SLOW_BUSY)
+    )
     served = _serve(
         folder,
         simulators,
@@ -164,10 +183,52 @@ def _new_batch(site: Site, page: Page) -> None:
     expect(page.get_by_role("heading", name="New batch")).to_be_visible()
 
 
+def _reading_options(site: Site, page: Page) -> None:
+    _new_batch(site, page)
+    for name in (PROFILE, SLOW):
+        page.get_by_role("checkbox", name=re.compile(f"^{name} ")).check()
+    page.get_by_text("Reading options").click()
+    expect(page.get_by_label("Header row")).to_be_visible()
+
+
 def _unknown_columns(site: Site, page: Page) -> None:
-    file = site.file("columns.csv", "operation,customer_id,E-mail address", "lock,1,a@b.example")
+    # Kundennummer is read as customer_id: the step lists it among the columns recognised.
+    file = site.file(
+        "columns.csv", "operation,Kundennummer,E-mail address,Notes", "lock,1,a@b.example,x"
+    )
     page.goto(site.once("columns", lambda: site.upload(page, file)))
-    expect(page.get_by_role("heading", name="Unknown columns")).to_be_visible()
+    expect(page.get_by_text("2 columns need a decision")).to_be_visible()
+    expect(page.get_by_role("table", name="Columns recognised by their name")).to_be_visible()
+
+
+def _column_conflict(site: Site, page: Page) -> None:
+    # Notes first: the page opens on the first marked column, not on the first column.
+    file = site.file(
+        "mails.csv", "operation,customer_id,Notes,Mail 1,Mail 2", "set,7,x,a@b.example,c@d.example"
+    )
+    page.goto(site.once("conflict", lambda: site.upload(page, file)))
+    for header in ("Mail 1", "Mail 2"):
+        page.get_by_label(f"Column “{header}”").select_option("email")
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.get_by_text("“Mail 1” and “Mail 2” are both mapped to email")).to_have_count(2)
+
+
+def _sheet_picker(site: Site, page: Page) -> None:
+    file = site.raw("two-sheets.xlsx", TWO_SHEETS)
+    page.goto(site.once("sheets", lambda: site.upload(page, file)))
+    expect(page.get_by_label("Sheet", exact=True)).to_have_value("Notes")
+
+
+def _encoding_offer(site: Site, page: Page) -> None:
+    file = site.raw("latin.csv", LATIN1)
+    page.goto(site.once("encoding", lambda: site.upload(page, file)))
+    expect(page.get_by_label("Encoding")).to_have_value("cp1252")
+
+
+def _not_a_spreadsheet(site: Site, page: Page) -> None:
+    file = site.raw("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(40))
+    page.goto(site.once("png", lambda: site.upload(page, file)))
+    expect(page.get_by_role("alert")).to_have_text("This is a PNG image, not a spreadsheet.")
 
 
 def _plan(site: Site, page: Page) -> None:
@@ -190,12 +251,19 @@ def _refused(site: Site, page: Page) -> None:
     )
 
 
-def _send_slowly(site: Site, page: Page) -> str:
+def _send_slowly(site: Site, page: Page, *to: str) -> str:
+    """``SLOW_ROWS`` rows sent to ``to`` (the slow installation if none): the run's URL once
+    it is sending."""
+    to = to or (SLOW,)
     rows = (f"lock,{i}" for i in range(1, SLOW_ROWS + 1))
-    page.goto(site.upload(page, site.file("slow.csv", "operation,customer_id", *rows), SLOW))
-    page.get_by_role("button", name=f"Send {SLOW_ROWS:,} rows").click()
+    page.goto(site.upload(page, site.file("slow.csv", "operation,customer_id", *rows), *to))
+    page.get_by_role("button", name=re.compile(f"^Send {len(to) * SLOW_ROWS:,} rows")).click()
     expect(page.get_by_role("heading", name="Sending", exact=True)).to_be_visible()
     return page.url
+
+
+#: What the page says once the slow installation has answered 503.
+SLOWED = re.compile(r"^the installation answered 503 \(busy\): slowing down to \d+ at a time$")
 
 
 def _sending(site: Site, page: Page) -> None:
@@ -203,6 +271,7 @@ def _sending(site: Site, page: Page) -> None:
     expect(page.get_by_role("progressbar", name="Rows sent")).not_to_have_attribute(
         "aria-valuenow", "0"
     )
+    expect(page.get_by_role("status").filter(has_text=SLOWED)).to_be_visible()
 
 
 def _stop_confirmation(site: Site, page: Page) -> None:
@@ -222,11 +291,14 @@ def _stopped(site: Site, page: Page) -> None:
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
 
 
-def _send_with_failures(site: Site, page: Page) -> str:
-    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers: 404
+def _send_with_failures(site: Site, page: Page, *to: str) -> str:
+    """20 rows, 4 of them failing, sent to ``to`` (PROFILE if none): the run's URL once it
+    is finished."""
+    missing = [f"lock,{90_000 + i}" for i in range(1, 5)]  # no such customers anywhere: 404
     rows = [f"lock,{i}" for i in range(1, 17)]
-    page.goto(site.upload(page, site.file("weekly.csv", "operation,customer_id", *rows, *missing)))
-    page.get_by_role("button", name="Send 20 rows").click()
+    file = site.file("weekly.csv", "operation,customer_id", *rows, *missing)
+    page.goto(site.upload(page, file, *to))
+    page.get_by_role("button", name=re.compile(f"^Send {20 * max(1, len(to))} rows")).click()
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
     return page.url
 
@@ -234,6 +306,29 @@ def _send_with_failures(site: Site, page: Page) -> str:
 def _done(site: Site, page: Page) -> None:
     page.goto(site.once("done", lambda: _send_with_failures(site, page)))
     expect(page.get_by_role("button", name="Send the 4 failed rows again")).to_be_visible()
+
+
+def _plan_two(site: Site, page: Page) -> None:
+    rows = [f"lock,{i}" for i in range(1, 311)]
+    file = site.file("everywhere.csv", "operation,customer_id", *rows)
+    page.goto(site.once("plan-two", lambda: site.upload(page, file, *TWO)))
+    expect(page.get_by_role("button", name="Send 620 rows to 2 installations")).to_be_visible()
+
+
+def _sending_two(site: Site, page: Page) -> None:
+    page.goto(site.sending("sending-two", lambda: _send_slowly(site, page, *TWO)))
+    for name in TWO:
+        expect(page.get_by_role("progressbar", name=f"Rows sent to {name}")).to_be_visible()
+    slow = page.locator(".installation").filter(has_text=SLOW)
+    expect(slow.get_by_role("status").filter(has_text=SLOWED)).to_be_visible()
+
+
+def _done_two(site: Site, page: Page) -> None:
+    page.goto(site.once("done-two", lambda: _send_with_failures(site, page, *TWO)))
+    expect(page.get_by_role("table", name="Rows by installation")).to_be_visible()
+    for name in TWO:
+        retry = page.get_by_role("button", name=f"Send the 4 failed rows to {name} again")
+        expect(retry).to_be_visible()
 
 
 def _runs(site: Site, page: Page) -> None:
@@ -272,7 +367,12 @@ def _not_found(site: Site, page: Page) -> None:
 STATES = [
     State("sign-in", _sign_in, user=None),
     State("new-batch", _new_batch),
+    State("reading-options", _reading_options),
     State("unknown-columns", _unknown_columns),
+    State("column-conflict", _column_conflict),
+    State("sheet-picker", _sheet_picker),
+    State("encoding-offer", _encoding_offer),
+    State("not-a-spreadsheet", _not_a_spreadsheet),
     State("plan", _plan),
     State("plan-with-forget", _plan_with_forget),
     State("refused-send", _refused),
@@ -280,6 +380,9 @@ STATES = [
     State("stop-confirmation", _stop_confirmation),
     State("stopped", _stopped),
     State("done", _done),
+    State("plan-two-installations", _plan_two),
+    State("sending-two-installations", _sending_two),
+    State("done-two-installations", _done_two),
     State("runs", _runs),
     State("approval-asked", _approval_asked),
     State("approval-to-decide", _approval_to_decide, user="bob"),
@@ -326,6 +429,8 @@ def test_axe_finds_nothing(site: Site, state: State, size: str) -> None:
         # The installations' boxes, in name order: the first one.
         pytest.param(_new_batch, "checkbox", re.compile(f"^{FOUR_EYES} "), id="new-batch"),
         pytest.param(_unknown_columns, "combobox", "Column “E-mail address”", id="unknown-columns"),
+        # The first of the two columns marked: where the fix is made.
+        pytest.param(_column_conflict, "combobox", "Column “Mail 1”", id="column-conflict"),
         pytest.param(_plan, "link", "Download plan (CSV)", id="plan"),
         pytest.param(_plan_with_forget, "link", "Download plan (CSV)", id="plan-with-forget"),
     ],
@@ -450,13 +555,16 @@ def test_a_blue_button_shows_a_ring_when_the_keyboard_reaches_it(
 
 # --- README's screenshots --------------------------------------------------------------------
 
-#: What README shows: (file name, state, size).
-SHOTS = [
-    ("new-batch", _new_batch, "desktop"),
-    ("plan", _plan_with_forget, "desktop"),
-    ("sending", _sending, "desktop"),
-    ("done", _done, "desktop"),
-    ("sending-phone", _sending, "phone"),
+#: What README shows: (file name, state, size, the button it shows down to when that is
+#: further down than the screen reaches; None: the screen).
+SHOTS: list[tuple[str, Callable[[Site, Page], None], str, str | None]] = [
+    ("new-batch", _new_batch, "desktop", None),
+    ("unknown-columns", _unknown_columns, "desktop", None),
+    ("plan", _plan_with_forget, "desktop", "Send 30 rows"),
+    ("plan-two-installations", _plan_two, "desktop", "Send 620 rows"),
+    ("sending", _sending, "desktop", None),
+    ("done", _done, "desktop", None),
+    ("sending-phone", _sending, "phone", None),
 ]
 
 
@@ -467,14 +575,26 @@ def test_readme_screenshots(site: Site, tmp_path: Path) -> None:
     folder = SCREENSHOTS if os.environ.get("BATCHTOOL_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(exist_ok=True)
     page = site.page("alice")
-    for name, state, size in SHOTS:
+    for name, state, size, until in SHOTS:
         page.set_viewport_size(SIZES[size])
         state(site, page)
-        shot = page.screenshot(animations="disabled", caret="hide")
+        shot = _screenshot(page, SIZES[size], until)
         smaller = _recompressed(shot)
         assert len(smaller) <= len(shot)
         (folder / f"{name}.png").write_bytes(smaller)
-    assert sorted(p.name for p in folder.glob("*.png")) == sorted(f"{n}.png" for n, _, _ in SHOTS)
+    assert sorted(p.name for p in folder.glob("*.png")) == sorted(f"{n}.png" for n, *_ in SHOTS)
+
+
+def _screenshot(page: Page, size: ViewportSize, until: str | None) -> bytes:
+    """What the screen shows; with ``until``, down to the button named so, when it is further
+    down (the page is at its top: the button's box is where it is on the page)."""
+    if until is None:
+        return page.screenshot(animations="disabled", caret="hide")
+    box = page.get_by_role("button", name=re.compile(f"^{until} ")).bounding_box()
+    assert box is not None
+    bottom = max(size["height"], box["y"] + box["height"] + 24)
+    clip = FloatRect(x=0, y=0, width=size["width"], height=bottom)
+    return page.screenshot(animations="disabled", caret="hide", full_page=True, clip=clip)
 
 
 def _recompressed(png: bytes) -> bytes:
